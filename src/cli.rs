@@ -1,0 +1,90 @@
+//! Command-line flags, named as k3s names them wherever k3s has the flag.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "bramble", version, about = "A lightweight, k3s-compatible Kubernetes for Raspberry Pi clusters")]
+#[command(args_override_self = true)]
+pub struct Cli {
+    /// Turn on debug logs.
+    #[arg(long, global = true, env = "BRAMBLE_DEBUG")]
+    pub debug: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a server: the key-value store (and, once built, the control plane).
+    Server(ServerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Config file (YAML; keys are flag names without dashes). Read before
+    /// the command line, which wins.
+    #[arg(long, short = 'c', env = "BRAMBLE_CONFIG_FILE", default_value = "/etc/bramble/config.yaml")]
+    pub config: PathBuf,
+
+    /// Folder to hold state.
+    #[arg(long, short = 'd', env = "BRAMBLE_DATA_DIR", default_value = "/var/lib/bramble")]
+    pub data_dir: PathBuf,
+
+    /// Run only the embedded key-value store (an etcd v3 endpoint), without
+    /// the Kubernetes API server.
+    #[arg(long)]
+    pub datastore_only: bool,
+
+    /// Client URLs the embedded store listens on, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:2379")]
+    pub etcd_listen_client_urls: Vec<String>,
+
+    /// An external etcd to use instead of the embedded store (e.g. http://10.0.0.5:2379).
+    #[arg(long, env = "BRAMBLE_DATASTORE_ENDPOINT")]
+    pub datastore_endpoint: Option<String>,
+
+    /// The largest request the store accepts, in bytes (etcd's --max-request-bytes).
+    #[arg(long, default_value_t = 1536 * 1024)]
+    pub etcd_max_request_bytes: usize,
+
+    /// Interval of watch progress notifications (etcd's
+    /// --experimental-watch-progress-notify-interval), e.g. 10m, 5s.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub etcd_watch_progress_notify_interval: std::time::Duration,
+
+    /// Node name; the host name by default.
+    #[arg(long, env = "BRAMBLE_NODE_NAME")]
+    pub node_name: Option<String>,
+}
+
+/// Durations as k3s writes them: `500ms`, `5s`, `10m`, `1h`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}: expected e.g. 5s, 10m"))?;
+    let ms = match unit {
+        "ms" => n,
+        "s" | "" => n * 1000,
+        "m" => n * 60_000,
+        "h" => n * 3_600_000,
+        _ => return Err(format!("invalid duration unit in {s:?}: use ms, s, m or h")),
+    };
+    Ok(std::time::Duration::from_millis(ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5s"), Ok(std::time::Duration::from_secs(5)));
+        assert_eq!(parse_duration("100ms"), Ok(std::time::Duration::from_millis(100)));
+        assert_eq!(parse_duration("10m"), Ok(std::time::Duration::from_secs(600)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5y").is_err());
+    }
+}

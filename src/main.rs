@@ -1,0 +1,53 @@
+//! The `bramble` binary: one program for the server (store, and later the API
+//! server, controllers and agent) and its tools. Only wiring lives here.
+
+mod cli;
+mod config_file;
+mod notify;
+mod server;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let args = match config_file::args_with_config(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("bramble: {e:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let cli = cli::Cli::parse_from(args);
+    init_logging(cli.debug);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("bramble: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            cli::Command::Server(args) => server::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("bramble: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(debug: bool) {
+    let default = if debug { "debug,openraft=info,h2=info,tower=info" } else { "info,openraft=warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+}
