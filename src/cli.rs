@@ -42,6 +42,19 @@ pub struct ServerArgs {
     #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:2379")]
     pub etcd_listen_client_urls: Vec<String>,
 
+    /// Certificate (PEM) for https:// client URLs of the embedded store.
+    #[arg(long)]
+    pub etcd_cert_file: Option<PathBuf>,
+
+    /// Private key (PEM) of --etcd-cert-file.
+    #[arg(long)]
+    pub etcd_key_file: Option<PathBuf>,
+
+    /// CA (PEM) that client certificates must be signed by; when given,
+    /// https clients must present one (etcd's --client-cert-auth).
+    #[arg(long)]
+    pub etcd_trusted_ca_file: Option<PathBuf>,
+
     /// An external etcd to use instead of the embedded store (e.g. http://10.0.0.5:2379).
     #[arg(long, env = "BRAMBLE_DATASTORE_ENDPOINT")]
     pub datastore_endpoint: Option<String>,

@@ -18,6 +18,10 @@ fn main() -> std::process::ExitCode {
     };
     let cli = cli::Cli::parse_from(args);
     init_logging(cli.debug);
+    // One crypto provider for rustls, tonic and etcd-client (ARCHITECTURE.md).
+    if rustls::crypto::aws_lc_rs::default_provider().install_default().is_err() {
+        tracing::debug!("a rustls crypto provider was already installed");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -36,8 +36,17 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         config.name = name;
     }
 
+    let tls = match (&args.etcd_cert_file, &args.etcd_key_file) {
+        (Some(cert), Some(key)) => Some(kvstore::server::ClientTls {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: args.etcd_trusted_ca_file.clone(),
+        }),
+        (None, None) => None,
+        _ => bail!("--etcd-cert-file and --etcd-key-file go together"),
+    };
     // Bind first: a port in use is reported before anything is opened.
-    let listeners = kvstore::server::bind(&args.etcd_listen_client_urls).await?;
+    let listeners = kvstore::server::bind(&args.etcd_listen_client_urls, tls.as_ref()).await?;
     let started = std::time::Instant::now();
     let node = KvNode::open(config).await?;
     let meta = node.store().meta();
@@ -50,7 +59,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         args.etcd_listen_client_urls.join(",")
     );
     crate::notify::ready();
-    kvstore::server::serve(node.clone(), listeners, shutdown_signal()).await?;
+    kvstore::server::serve(node.clone(), listeners, tls, shutdown_signal()).await?;
     tracing::info!("shutting down");
     node.shutdown().await;
     Ok(())

@@ -55,10 +55,10 @@ async fn embedded() -> (Arc<dyn Datastore>, tempfile::TempDir) {
 
 async fn external(url: &str) -> Arc<dyn Datastore> {
     for _ in 0..100 {
-        if let Ok(ds) = External::connect(url).await {
-            if ds.current_revision().await.is_ok() {
-                return Arc::new(ds);
-            }
+        if let Ok(ds) = External::connect(url).await
+            && ds.current_revision().await.is_ok()
+        {
+            return Arc::new(ds);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

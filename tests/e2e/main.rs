@@ -5,4 +5,5 @@ mod support;
 
 mod crash_loop;
 mod etcdctl_diff;
+mod tls;
 mod watch_guarantees;

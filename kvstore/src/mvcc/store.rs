@@ -228,7 +228,8 @@ impl MvccStore {
     /// in the same batch, so a crash never separates the two.
     pub fn apply(&self, cmd: &Command, applied: WriteBatch) -> Result<CommandResult, EngineError> {
         let mut state = self.write();
-        let result = match cmd {
+
+        match cmd {
             Command::Put(p) => self.apply_txn(&mut state, applied, |w| {
                 w.view().check_put_state(p)?;
                 w.put(p).map(CommandResult::Put)
@@ -245,8 +246,7 @@ impl MvccStore {
             Command::Compact(c) => self.apply_compact(&mut state, c, applied),
             Command::LeaseGrant { id, ttl } => self.apply_lease_grant(&mut state, *id, *ttl, applied),
             Command::LeaseRevoke { id } => self.apply_lease_revoke(&mut state, *id, applied),
-        };
-        result
+        }
     }
 
     /// Writes only the log position (blank and membership entries).

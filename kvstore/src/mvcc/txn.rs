@@ -116,10 +116,8 @@ fn written_keys(ops: &[etcd_client::proto::PbTxnRequestOp]) -> Result<(BTreeSet<
     let mut dels = Vec::new();
     for op in ops {
         match &op.request {
-            Some(PbTxnOpRequest::RequestPut(p)) => {
-                if !puts.insert(p.key.clone()) {
-                    return Err(KvError::DuplicateKey);
-                }
+            Some(PbTxnOpRequest::RequestPut(p)) if !puts.insert(p.key.clone()) => {
+                return Err(KvError::DuplicateKey);
             }
             Some(PbTxnOpRequest::RequestDeleteRange(d)) => dels.push(KeyRange::from_etcd(&d.key, &d.range_end)),
             Some(PbTxnOpRequest::RequestTxn(t)) => {
@@ -410,10 +408,10 @@ impl<'a> TxnWriter<'a> {
     }
 
     fn detach(&mut self, key: &[u8], lease: i64) {
-        if lease != 0 {
-            if let Some(l) = self.state.leases.get_mut(&lease) {
-                l.keys.remove(key);
-            }
+        if lease != 0
+            && let Some(l) = self.state.leases.get_mut(&lease)
+        {
+            l.keys.remove(key);
         }
     }
 
@@ -432,15 +430,15 @@ impl<'a> TxnWriter<'a> {
             Some((_, rec)) => (rec.create_revision, rec.version + 1),
             None => (rev.main, 1),
         };
-        if let Some((_, rec)) = &prev {
-            if rec.lease != lease {
-                self.detach(&p.key, rec.lease);
-            }
+        if let Some((_, rec)) = &prev
+            && rec.lease != lease
+        {
+            self.detach(&p.key, rec.lease);
         }
-        if lease != 0 {
-            if let Some(l) = self.state.leases.get_mut(&lease) {
-                l.keys.insert(p.key.clone());
-            }
+        if lease != 0
+            && let Some(l) = self.state.leases.get_mut(&lease)
+        {
+            l.keys.insert(p.key.clone());
         }
         let rec = Record { key: p.key.clone(), create_revision, version, lease, value, tombstone: false };
         self.events.push(PbEvent { r#type: EVENT_PUT, kv: Some(to_kv(&p.key, rev, &rec)), prev_kv: prev_kv.clone() });

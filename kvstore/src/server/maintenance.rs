@@ -108,7 +108,7 @@ impl PbMaintenanceService for MaintenanceService {
             let result = crate::snapshot::write_snapshot(&**node.engine(), SNAPSHOT_CHUNK, &mut |blob| {
                 sent += blob.len() as u64;
                 let resp = PbSnapshotResponse {
-                    header: if first { header.clone() } else { None },
+                    header: if first { header } else { None },
                     remaining_bytes: estimate.saturating_sub(sent).max(1),
                     blob,
                     version: if first { ETCD_VERSION.into() } else { String::new() },

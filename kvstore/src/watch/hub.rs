@@ -122,7 +122,7 @@ impl WatchHub {
 
     pub fn header(&self, revision: i64) -> Option<PbResponseHeader> {
         let h = self.header.read().unwrap_or_else(|e| e.into_inner());
-        Some(PbResponseHeader { revision, ..h.clone() })
+        Some(PbResponseHeader { revision, ..*h })
     }
 
     pub fn set_revision(&self, revision: i64, compacted: i64) {
@@ -207,13 +207,8 @@ impl WatchHub {
         let header = self.header(inner.revision);
         let Some(stream) = inner.streams.get_mut(&stream_id) else { return };
         if stream.watchers.remove(&watch_id).is_some() {
-            let _ = stream.tx.send(PbWatchResponse {
-                header: header.clone(),
-                watch_id,
-                canceled: true,
-                ..Default::default()
-            });
-            Self::maybe_progress(stream, &|| header.clone());
+            let _ = stream.tx.send(PbWatchResponse { header, watch_id, canceled: true, ..Default::default() });
+            Self::maybe_progress(stream, &|| header);
         }
     }
 
@@ -224,7 +219,7 @@ impl WatchHub {
         let header = self.header(inner.revision);
         let Some(stream) = inner.streams.get_mut(&stream_id) else { return };
         stream.progress_pending = true;
-        Self::maybe_progress(stream, &|| header.clone());
+        Self::maybe_progress(stream, &|| header);
     }
 
     fn maybe_progress(stream: &mut Stream, header: &dyn Fn() -> Option<PbResponseHeader>) {
@@ -242,7 +237,7 @@ impl WatchHub {
         let Some(stream) = inner.streams.get_mut(&stream_id) else { return };
         for (id, w) in stream.watchers.iter_mut() {
             if w.progress_notify && w.synced && !w.active {
-                let _ = stream.tx.send(PbWatchResponse { header: header.clone(), watch_id: *id, ..Default::default() });
+                let _ = stream.tx.send(PbWatchResponse { header, watch_id: *id, ..Default::default() });
             }
             w.active = false;
         }
@@ -270,8 +265,7 @@ impl WatchHub {
                     lagging = true;
                     continue;
                 }
-                let resp =
-                    PbWatchResponse { header: header.clone(), watch_id: *id, events: mine, ..Default::default() };
+                let resp = PbWatchResponse { header, watch_id: *id, events: mine, ..Default::default() };
                 send_events(&stream.tx, &stream.queued, resp, w.fragment, self.max_response_bytes);
                 w.next_rev = revision + 1;
                 w.active = true;
@@ -317,17 +311,17 @@ impl WatchHub {
                 let mut inner = self.lock();
                 // etcd's compaction cancel carries no revision in its header.
                 let header = self.header(0);
-                if let Some(stream) = inner.streams.get_mut(&sid) {
-                    if stream.watchers.remove(&wid).is_some() {
-                        let _ = stream.tx.send(PbWatchResponse {
-                            header: header.clone(),
-                            watch_id: wid,
-                            canceled: true,
-                            compact_revision: compacted,
-                            ..Default::default()
-                        });
-                        Self::maybe_progress(stream, &|| header.clone());
-                    }
+                if let Some(stream) = inner.streams.get_mut(&sid)
+                    && stream.watchers.remove(&wid).is_some()
+                {
+                    let _ = stream.tx.send(PbWatchResponse {
+                        header,
+                        watch_id: wid,
+                        canceled: true,
+                        compact_revision: compacted,
+                        ..Default::default()
+                    });
+                    Self::maybe_progress(stream, &|| header);
                 }
                 continue;
             }
@@ -358,7 +352,7 @@ impl WatchHub {
             if w.next_rev > now {
                 w.synced = true;
                 let header = self.header(now);
-                Self::maybe_progress(stream, &|| header.clone());
+                Self::maybe_progress(stream, &|| header);
             } else {
                 self.wake.notify_one();
             }
@@ -399,12 +393,12 @@ fn send_events(
         return;
     }
     let mut parts: Vec<PbWatchResponse> = Vec::new();
-    let mut current = PbWatchResponse { header: resp.header.clone(), watch_id: resp.watch_id, ..Default::default() };
+    let mut current = PbWatchResponse { header: resp.header, watch_id: resp.watch_id, ..Default::default() };
     let mut size = current.encoded_len();
     for event in resp.events {
         let len = event.encoded_len() + 8;
         if !current.events.is_empty() && size + len > limit {
-            let next = PbWatchResponse { header: resp.header.clone(), watch_id: resp.watch_id, ..Default::default() };
+            let next = PbWatchResponse { header: resp.header, watch_id: resp.watch_id, ..Default::default() };
             size = next.encoded_len();
             parts.push(std::mem::replace(&mut current, next));
         }
