@@ -3,6 +3,7 @@
 
 mod support;
 
+mod bad_data_dir;
 mod crash_loop;
 mod etcdctl_diff;
 mod tls;
