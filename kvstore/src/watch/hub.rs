@@ -413,3 +413,43 @@ fn send_events(
         let _ = tx.send(part);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use etcd_client::proto::PbKeyValue;
+
+    use super::*;
+
+    fn event(i: usize) -> PbEvent {
+        PbEvent {
+            r#type: EVENT_PUT,
+            kv: Some(PbKeyValue { key: format!("/k/{i:04}").into_bytes(), value: vec![7; 100], ..Default::default() }),
+            prev_kv: None,
+        }
+    }
+
+    #[test]
+    fn large_responses_are_fragmented_only_when_asked() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let queued = AtomicUsize::new(0);
+        let events: Vec<PbEvent> = (0..50).map(event).collect();
+        let resp = PbWatchResponse { watch_id: 3, events: events.clone(), ..Default::default() };
+
+        send_events(&tx, &queued, resp.clone(), false, 1000);
+        let whole = rx.try_recv().expect("one response");
+        assert_eq!((whole.events.len(), whole.fragment), (50, false));
+
+        send_events(&tx, &queued, resp, true, 1000);
+        let mut parts = Vec::new();
+        while let Ok(part) = rx.try_recv() {
+            parts.push(part);
+        }
+        assert!(parts.len() > 1, "a response over the limit is split");
+        assert!(parts.iter().all(|p| p.encoded_len() <= 1000 && p.watch_id == 3));
+        let flags: Vec<bool> = parts.iter().map(|p| p.fragment).collect();
+        assert!(flags[..flags.len() - 1].iter().all(|f| *f) && !flags[flags.len() - 1], "{flags:?}");
+        let rejoined: Vec<PbEvent> = parts.into_iter().flat_map(|p| p.events).collect();
+        assert_eq!(rejoined, events);
+        assert_eq!(queued.load(Ordering::Acquire), 1 + flags.len());
+    }
+}
