@@ -40,6 +40,8 @@ fn crash_loop_etcd() {
     crash_loop(Flavor::Etcd);
 }
 
+/// Each round: compact, grant a lease, start the writers, SIGKILL the store
+/// after a seeded number of acknowledged writes, restart it and check.
 fn crash_loop(flavor: Flavor) {
     let seed = support::seed(&format!("crash_loop against {flavor:?}"));
     let mut rng = SeededRng::new(seed);

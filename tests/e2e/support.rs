@@ -148,10 +148,6 @@ impl Store {
         format!("127.0.0.1:{}", self.port)
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().map(Child::id).expect("the store is running")
-    }
-
     /// Everything the process wrote to stdout and stderr so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -170,22 +166,6 @@ impl Drop for Store {
     fn drop(&mut self) {
         self.kill9();
     }
-}
-
-/// Runs `etcdctl` (API v3) against `endpoint` and returns (exit ok, stdout, stderr).
-pub fn etcdctl(endpoint: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(required_program("etcdctl", "etcd-client"))
-        .env("ETCDCTL_API", "3")
-        .arg(format!("--endpoints={endpoint}"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run etcdctl");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// A multi-threaded tokio runtime for tests that use the async etcd client.

@@ -21,7 +21,7 @@ use crate::support::{self, Flavor, SeededRng, Store, StoreOptions};
 /// Every key the tests write lives under this prefix.
 const PREFIX: &str = "/wg/";
 /// The workload is the same on every run, so a failure repeats from the test name alone.
-const WORKLOAD_SEED: u64 = 0x5eed_0f_e7cd;
+const WORKLOAD_SEED: u64 = 0x5EED_F00D;
 /// Writes in the random part of the workload (the lease expiry and a final txn follow).
 const WORKLOAD_OPS: usize = 150;
 /// The workload's keys are `/wg/k00` .. `/wg/k11`.
@@ -148,13 +148,11 @@ fn resumable(flavor: Flavor) {
                 tokio::spawn(async move {
                     let scope = Scope::everything(start);
                     let (mut stream, watch_id) = open(&mut client, &scope).await;
-                    let expected = scope.expected(&history);
-                    let delivery = collect(&mut stream, watch_id, expected.len()).await;
-                    check_same_events(
-                        &canonical(delivery.events()),
-                        &expected,
-                        &format!("the watch from revision {start}"),
-                    );
+                    let mut expected = scope.expected(&history);
+                    let delivered = canonical(collect(&mut stream, watch_id, expected.len()).await.events());
+                    let what = format!("the watch from revision {start}");
+                    forgive_etcd_missing_prev_kv(flavor, &delivered, &mut expected, &what);
+                    check_same_events(&delivered, &expected, &what);
                 })
             })
             .collect();
@@ -261,8 +259,9 @@ fn prev_kv(flavor: Flavor) {
     });
 }
 
-/// Every watch create request is answered with `created`; a create event has
-/// version 1, also when a deleted key is put again.
+/// A create event has version 1 and create_revision = mod_revision, also when
+/// a deleted key is put again; an update keeps both. (That every create request
+/// is answered with `created` first is checked by `open`, for every test.)
 fn is_create(flavor: Flavor) {
     let (history, delivery) = record_workload(flavor);
     let mut ever_created = HashSet::new();
@@ -353,6 +352,7 @@ fn compaction_cancels_watch(flavor: Flavor) {
                 want.prev_kv = None;
             }
         }
+        forgive_etcd_missing_prev_kv(flavor, &delivery, &mut expected, "the watch from the compacted revision");
         check_same_events(&delivery, &expected, "the watch from the compacted revision");
     });
 }
@@ -393,7 +393,10 @@ fn many_watchers_on_one_stream(flavor: Flavor) {
         let ids: HashSet<i64> = watchers.iter().map(|w| w.id.expect("every watcher was created")).collect();
         assert_eq!(ids.len(), watchers.len(), "watch ids on one stream must differ: {ids:?}");
         for watcher in &watchers {
-            check_same_events(&canonical(watcher.delivery.events()), &watcher.expected, watcher.name);
+            let delivered = canonical(watcher.delivery.events());
+            let mut expected = watcher.expected.clone();
+            forgive_etcd_missing_prev_kv(flavor, &delivered, &mut expected, watcher.name);
+            check_same_events(&delivered, &expected, watcher.name);
         }
 
         stream.cancel(some_puts_id).await.expect("send a cancel request");
@@ -569,6 +572,29 @@ impl Event {
 fn canonical(mut events: Vec<Event>) -> Vec<Event> {
     events.sort_by(|a, b| (a.revision(), &a.kv.key).cmp(&(b.revision(), &b.kv.key)));
     events
+}
+
+/// etcd 3.4 sometimes replays history without prev_kv: its recvLoop registers
+/// the watcher before it records that the watcher asked for prev_kv, so events
+/// synced in between go out without it (seen here: a whole 63-event replay in
+/// about 1 run of 10), and it drops prev_kv without a word when the lookup fails
+/// (etcd #13131). The reference run forgives exactly that and says so; bramble
+/// gets no such pass, because kube-apiserver fails a watch on an update or
+/// delete without prev_kv.
+fn forgive_etcd_missing_prev_kv(flavor: Flavor, delivered: &[Event], expected: &mut [Event], what: &str) {
+    if flavor != Flavor::Etcd {
+        return;
+    }
+    let mut forgiven = 0;
+    for (got, want) in delivered.iter().zip(expected.iter_mut()) {
+        if got.prev_kv.is_none() && want.prev_kv.is_some() && got.kind == want.kind && got.kv == want.kv {
+            want.prev_kv = None;
+            forgiven += 1;
+        }
+    }
+    if forgiven > 0 {
+        println!("{what}: etcd left out prev_kv on {forgiven} replayed events; forgiven in the reference run");
+    }
 }
 
 /// Panics at the first difference between what a watch delivered and the log.
