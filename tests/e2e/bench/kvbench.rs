@@ -1,7 +1,9 @@
 //! kvbench: drives one fixed etcd v3 client load against a real etcd 3.4 and
 //! against `bramble server --datastore-only`, one store after the other, and
 //! prints one Markdown table for the README. It is a hand-run benchmark, not a
-//! test: it asserts nothing about speed, and it never links the kvstore crate.
+//! test: it asserts nothing about speed, and it talks to both stores only over
+//! gRPC, never through the kvstore crate (cargo still builds that crate, as a
+//! dependency of the package).
 //!
 //! Run: `cargo run --release --example kvbench -- --bramble target/release/bramble`
 //! (`--only etcd|bramble`, `--etcd PATH`, `--keys N`). Progress goes to
@@ -77,10 +79,10 @@ impl Workload {
     fn new(fill_keys: usize) -> Workload {
         Workload {
             sequential_puts: 10_000,
-            puts_per_setting: 20_000,
+            puts_per_setting: 10_000,
             in_flight_settings: [1, 16, 64],
-            sequential_updates: 5_000,
-            concurrent_updates: 10_000,
+            sequential_updates: 2_000,
+            concurrent_updates: 4_000,
             update_keys: 8,
             update_in_flight: 16,
             fill_keys,
@@ -214,13 +216,21 @@ impl Row {
 struct Column {
     figures: BTreeMap<Row, f64>,
     errors: Vec<String>,
+    notes: Vec<String>,
     elapsed: Option<Duration>,
 }
 
 impl Column {
     fn record(&mut self, what: &str, outcome: Result<Vec<(Row, f64)>>) {
+        self.record_with_notes(what, outcome.map(|figures| (figures, Vec::new())));
+    }
+
+    fn record_with_notes(&mut self, what: &str, outcome: Result<(Vec<(Row, f64)>, Vec<String>)>) {
         match outcome {
-            Ok(figures) => self.figures.extend(figures),
+            Ok((figures, notes)) => {
+                self.figures.extend(figures);
+                self.notes.extend(notes);
+            }
             Err(err) => {
                 eprintln!("  {what} failed: {err:#}");
                 self.errors.push(format!("{what}: {err:#}"));
@@ -356,19 +366,48 @@ fn rss_bytes(pid: u32) -> Result<u64> {
     Ok(kib * 1024)
 }
 
-/// Bytes allocated on disk under `dir`, as `du` counts them (512-byte blocks).
-fn disk_bytes(dir: &Path) -> Result<u64> {
-    use std::os::unix::fs::MetadataExt;
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir).with_context(|| format!("list {}", dir.display()))? {
-        let entry = entry.with_context(|| format!("list {}", dir.display()))?;
-        let meta = entry.metadata().with_context(|| format!("stat {}", entry.path().display()))?;
-        total += meta.blocks() * 512;
-        if meta.is_dir() {
-            total += disk_bytes(&entry.path())?;
-        }
+/// Bytes allocated on disk under a data directory, as `du` counts them
+/// (512-byte blocks), by the directory holding the files: etcd's preallocated
+/// WAL and its bbolt file are told apart this way, and so are bramble's parts.
+#[derive(Debug, Default)]
+struct DiskUsage {
+    by_dir: BTreeMap<PathBuf, u64>,
+}
+
+impl DiskUsage {
+    fn of(root: &Path) -> Result<DiskUsage> {
+        let mut usage = DiskUsage::default();
+        usage.walk(root, Path::new(""))?;
+        Ok(usage)
     }
-    Ok(total)
+
+    fn walk(&mut self, dir: &Path, relative: &Path) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        for entry in std::fs::read_dir(dir).with_context(|| format!("list {}", dir.display()))? {
+            let entry = entry.with_context(|| format!("list {}", dir.display()))?;
+            let meta = entry.metadata().with_context(|| format!("stat {}", entry.path().display()))?;
+            *self.by_dir.entry(relative.to_owned()).or_default() += meta.blocks() * 512;
+            if meta.is_dir() {
+                self.walk(&entry.path(), &relative.join(entry.file_name()))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn total(&self) -> u64 {
+        self.by_dir.values().sum()
+    }
+
+    /// "member/wal 128.0, member/snap 32.1 MiB": directories holding at least 1 MiB.
+    fn breakdown(&self) -> String {
+        let parts: Vec<String> = self
+            .by_dir
+            .iter()
+            .filter(|(_, bytes)| **bytes >= 1 << 20)
+            .map(|(dir, bytes)| format!("{} {:.1}", dir.display(), *bytes as f64 / (1024.0 * 1024.0)))
+            .collect();
+        format!("{} MiB", parts.join(", "))
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -570,13 +609,15 @@ fn current_revision(responses: &[TxnOpResponse], target: &str) -> Result<i64> {
 }
 
 /// Phases 4 and 6 share one data set: fill, read it, overwrite, compact, defrag.
-async fn phase_fill(client: &Client, store: &StoreProcess, work: &Workload) -> Result<Vec<(Row, f64)>> {
+async fn phase_fill(client: &Client, store: &StoreProcess, work: &Workload) -> Result<(Vec<(Row, f64)>, Vec<String>)> {
     let rate = put_many(client, "fill", 5, work.fill_keys, work.fill_in_flight).await?;
-    Ok(vec![
+    let disk = DiskUsage::of(&store.data_dir)?;
+    let figures = vec![
         (Row::FillRate, rate),
         (Row::RssFilled, rss_bytes(store.pid())? as f64),
-        (Row::DiskFilled, disk_bytes(&store.data_dir)? as f64),
-    ])
+        (Row::DiskFilled, disk.total() as f64),
+    ];
+    Ok((figures, vec![format!("disk after fill: {}", disk.breakdown())]))
 }
 
 /// Phase 4 reads: kube-apiserver-style paginated LIST, then count_only.
@@ -653,9 +694,13 @@ async fn count_only(client: &Client, work: &Workload) -> Result<Vec<Duration>> {
 }
 
 /// Phase 6: overwrite every filled key once, compact to now, defragment.
-async fn phase_reclaim(client: &Client, store: &StoreProcess, work: &Workload) -> Result<Vec<(Row, f64)>> {
+async fn phase_reclaim(
+    client: &Client,
+    store: &StoreProcess,
+    work: &Workload,
+) -> Result<(Vec<(Row, f64)>, Vec<String>)> {
     put_many(client, "fill", 6, work.fill_keys, work.fill_in_flight).await?;
-    let overwritten = disk_bytes(&store.data_dir)?;
+    let overwritten = DiskUsage::of(&store.data_dir)?;
     let mut kv = client.kv_client();
     let now = kv.get(key("fill", 0), None).await.context("read the current revision")?;
     let revision = now.header().context("Range response without a header")?.revision();
@@ -663,7 +708,14 @@ async fn phase_reclaim(client: &Client, store: &StoreProcess, work: &Workload) -
         .await
         .with_context(|| format!("compact to revision {revision}"))?;
     client.maintenance_client().defragment().await.context("defragment")?;
-    Ok(vec![(Row::DiskOverwritten, overwritten as f64), (Row::DiskDefragmented, disk_bytes(&store.data_dir)? as f64)])
+    let defragmented = DiskUsage::of(&store.data_dir)?;
+    let figures =
+        vec![(Row::DiskOverwritten, overwritten.total() as f64), (Row::DiskDefragmented, defragmented.total() as f64)];
+    let notes = vec![
+        format!("disk after overwriting all: {}", overwritten.breakdown()),
+        format!("disk after compact + defrag: {}", defragmented.breakdown()),
+    ];
+    Ok((figures, notes))
 }
 
 /// Phase 5: one prefix watch with prev_kv; latency from sending each put to
@@ -757,10 +809,10 @@ async fn run_sessions(store: &StoreCommand, work: &Workload, column: &mut Column
     column.record("phase 4 idle RSS", rss_bytes(process.pid()).map(|rss| vec![(Row::RssIdle, rss as f64)]));
     let filled = deadline(phase_fill(&client, &process, work)).await;
     let fill_failed = filled.is_err();
-    column.record("phase 4 fill", filled);
+    column.record_with_notes("phase 4 fill", filled);
     if !fill_failed {
         column.record("phase 4 reads", deadline(phase_reads(&client, work)).await);
-        column.record("phase 6", deadline(phase_reclaim(&client, &process, work)).await);
+        column.record_with_notes("phase 6", deadline(phase_reclaim(&client, &process, work)).await);
     }
     drop(process);
 
@@ -833,6 +885,9 @@ fn render(machine: &str, work: &Workload, etcd: &Column, bramble: &Column, bramb
         if let Some(elapsed) = column.elapsed {
             let _ = writeln!(out, "{name} run took {:.0} s.", elapsed.as_secs_f64());
         }
+        for note in &column.notes {
+            let _ = writeln!(out, "{name} {note}.");
+        }
     }
     if let Some(reason) = bramble_absent {
         let _ = writeln!(out, "\n**bramble's column is missing: {reason}.**");
@@ -865,9 +920,13 @@ fn machine_description(etcd: &Path) -> String {
         .ok()
         .and_then(|out| String::from_utf8_lossy(&out.stdout).lines().next().map(str::to_owned))
         .unwrap_or_else(|| format!("{} --version failed", etcd.display()));
+    // Other work on a 2-CPU machine moves every figure; the load says whether there was any.
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load_1m = load.split_whitespace().next().unwrap_or("?");
     let scratch = std::env::temp_dir();
     format!(
-        "Machine: {nproc} CPUs ({cpu}), {memory} RAM, Linux {}, {etcd_version}; data directories under {} ({}).",
+        "Machine: {nproc} CPUs ({cpu}), {memory} RAM, Linux {}, {etcd_version}; data directories under {} ({}); \
+         load average {load_1m} at the start.",
         kernel.trim(),
         scratch.display(),
         filesystem_of(&scratch)
