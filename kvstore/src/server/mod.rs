@@ -131,7 +131,11 @@ pub async fn serve(
             .add_service(PbClusterServer::new(cluster::ClusterService(node.clone())))
             .add_service(PbMaintenanceServer::new(maintenance::MaintenanceService(node.clone())));
         let mut stop = stop_rx.clone();
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        // tonic applies tcp_nodelay only to listeners it binds itself. Without
+        // it, Nagle and delayed ACKs hold a response's last frame for 40 ms.
+        let incoming = futures::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |conn| {
+            conn.and_then(|stream| stream.set_nodelay(true).map(|()| stream))
+        });
         tasks.push(tokio::spawn(async move {
             router
                 .serve_with_incoming_shutdown(incoming, async move {
