@@ -18,7 +18,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a server: the key-value store (and, once built, the control plane).
+    /// Run a server: the key-value store and the Kubernetes API server.
     Server(ServerArgs),
 }
 
@@ -71,6 +71,70 @@ pub struct ServerArgs {
     /// Node name; the host name by default.
     #[arg(long, env = "BRAMBLE_NODE_NAME")]
     pub node_name: Option<String>,
+
+    /// HTTPS port of the Kubernetes API.
+    #[arg(long, default_value_t = 6443)]
+    pub https_listen_port: u16,
+
+    /// Address the Kubernetes API listens on.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind_address: std::net::IpAddr,
+
+    /// Address the API server advertises to clients; the first --node-ip by default.
+    #[arg(long)]
+    pub advertise_address: Option<std::net::IpAddr>,
+
+    /// Write the admin kubeconfig to this file.
+    #[arg(long, short = 'o', env = "BRAMBLE_KUBECONFIG_OUTPUT", default_value = "/etc/bramble/bramble.yaml")]
+    pub write_kubeconfig: PathBuf,
+
+    /// Mode of the kubeconfig file, in octal (e.g. 644).
+    #[arg(long, env = "BRAMBLE_KUBECONFIG_MODE", value_parser = parse_mode)]
+    pub write_kubeconfig_mode: Option<u32>,
+
+    /// Extra host names or IPs for the API server's certificate.
+    #[arg(long, value_delimiter = ',')]
+    pub tls_san: Vec<String>,
+
+    /// IP addresses of this node; the address of the default route by default.
+    #[arg(long, value_delimiter = ',')]
+    pub node_ip: Vec<std::net::IpAddr>,
+
+    /// Pod network, one /24 per node.
+    #[arg(long, default_value = "10.42.0.0/16")]
+    pub cluster_cidr: String,
+
+    /// Service network; its first address is the `kubernetes` Service.
+    #[arg(long, default_value = "10.43.0.0/16")]
+    pub service_cidr: String,
+
+    /// Cluster DNS service IP.
+    #[arg(long, default_value = "10.43.0.10")]
+    pub cluster_dns: std::net::IpAddr,
+
+    /// Shared secret for nodes joining the cluster.
+    #[arg(long, short = 't', env = "BRAMBLE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Do not run the agent on this server.
+    #[arg(long)]
+    pub disable_agent: bool,
+
+    /// Packaged components not to deploy (k3s: coredns, servicelb, traefik, local-storage, metrics-server).
+    #[arg(long, value_delimiter = ',')]
+    pub disable: Vec<String>,
+
+    /// Extra kube-apiserver flags as key=value; bramble reads token-auth-file.
+    #[arg(long)]
+    pub kube_apiserver_arg: Vec<String>,
+}
+
+/// File modes as k3s takes them: octal digits, with or without a leading 0.
+pub fn parse_mode(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("invalid file mode {s:?}: expected octal digits such as 600 or 0644"))
 }
 
 /// Durations as k3s writes them: `500ms`, `5s`, `10m`, `1h`.
@@ -99,5 +163,13 @@ mod tests {
         assert_eq!(parse_duration("10m"), Ok(std::time::Duration::from_secs(600)));
         assert!(parse_duration("ten").is_err());
         assert!(parse_duration("5y").is_err());
+    }
+
+    #[test]
+    fn modes() {
+        assert_eq!(parse_mode("644"), Ok(0o644));
+        assert_eq!(parse_mode("0600"), Ok(0o600));
+        assert!(parse_mode("999").is_err());
+        assert!(parse_mode("7777").is_err());
     }
 }

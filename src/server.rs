@@ -1,9 +1,12 @@
-//! `bramble server`: today the embedded key-value store; the Kubernetes API
-//! server, controllers and agent join it in later issues.
+//! `bramble server`: the embedded key-value store (or an external etcd)
+//! and the Kubernetes API server; `--datastore-only` runs the store alone.
+//! Controllers and the agent join in later issues.
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use kvstore::datastore::Datastore;
 use kvstore::{KvConfig, KvNode};
 
 use crate::cli::ServerArgs;
@@ -15,27 +18,27 @@ pub fn store_dir(data_dir: &Path) -> std::path::PathBuf {
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
-    if !args.datastore_only {
-        bail!(
-            "the Kubernetes API server is not part of bramble yet; run `bramble server --datastore-only` \
-             to serve the embedded etcd-compatible store"
-        );
+    if args.datastore_only {
+        if let Some(endpoint) = &args.datastore_endpoint {
+            bail!(
+                "--datastore-endpoint={endpoint} makes no sense with --datastore-only: there is no API server to point at it"
+            );
+        }
+        return run_datastore_only(args).await;
     }
-    if let Some(endpoint) = &args.datastore_endpoint {
-        bail!(
-            "--datastore-endpoint={endpoint} makes no sense with --datastore-only: there is no API server to point at it"
-        );
-    }
+    run_server(args).await
+}
+
+fn store_config(args: &ServerArgs) -> anyhow::Result<(KvConfig, Option<kvstore::server::ClientTls>)> {
     let dir = store_dir(&args.data_dir);
     create_private_dir(&dir)?;
-    let mut config = KvConfig::new(dir.clone());
+    let mut config = KvConfig::new(dir);
     config.client_urls = args.etcd_listen_client_urls.clone();
     config.max_request_bytes = args.etcd_max_request_bytes;
     config.progress_notify_interval = args.etcd_watch_progress_notify_interval;
-    if let Some(name) = args.node_name {
-        config.name = name;
+    if let Some(name) = &args.node_name {
+        config.name = name.clone();
     }
-
     let tls = match (&args.etcd_cert_file, &args.etcd_key_file) {
         (Some(cert), Some(key)) => Some(kvstore::server::ClientTls {
             cert: cert.clone(),
@@ -45,6 +48,19 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         (None, None) => None,
         _ => bail!("--etcd-cert-file and --etcd-key-file go together"),
     };
+    Ok((config, tls))
+}
+
+/// The embedded store and its etcd endpoint, started.
+struct EmbeddedStore {
+    node: std::sync::Arc<KvNode>,
+    served: tokio::task::JoinHandle<anyhow::Result<()>>,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn start_embedded(args: &ServerArgs) -> anyhow::Result<EmbeddedStore> {
+    let (config, tls) = store_config(args)?;
+    let dir = config.dir.clone();
     // Bind first: a port in use is reported before anything is opened.
     let listeners = kvstore::server::bind(&args.etcd_listen_client_urls, tls.as_ref()).await?;
     let started = std::time::Instant::now();
@@ -58,10 +74,139 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         "embedded store ready on {}",
         args.etcd_listen_client_urls.join(",")
     );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn({
+        let node = node.clone();
+        async move {
+            kvstore::server::serve(node, listeners, tls, async {
+                let _ = stopped.await;
+            })
+            .await?;
+            Ok(())
+        }
+    });
+    Ok(EmbeddedStore { node, served, stop })
+}
+
+async fn run_datastore_only(args: ServerArgs) -> anyhow::Result<()> {
+    let store = start_embedded(&args).await?;
     crate::notify::ready();
-    kvstore::server::serve(node.clone(), listeners, tls, shutdown_signal()).await?;
+    shutdown_signal().await;
     tracing::info!("shutting down");
-    node.shutdown().await;
+    let _ = store.stop.send(());
+    let _ = store.served.await;
+    store.node.shutdown().await;
+    Ok(())
+}
+
+/// The server's own addresses: `--node-ip`, or the source address of the default route.
+fn node_ips(args: &ServerArgs) -> Vec<IpAddr> {
+    if !args.node_ip.is_empty() {
+        return args.node_ip.clone();
+    }
+    // Connecting a UDP socket sends nothing; it only asks the kernel for a route.
+    let routed = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.connect("192.0.2.1:9").map(|_| s))
+        .and_then(|s| s.local_addr())
+        .map(|a| a.ip())
+        .ok()
+        .filter(|ip| !ip.is_unspecified());
+    routed.into_iter().collect()
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
+}
+
+/// The first host address of a CIDR (the `kubernetes` Service's ClusterIP).
+fn first_ip(cidr: &str) -> anyhow::Result<IpAddr> {
+    let (addr, prefix) =
+        cidr.split_once('/').with_context(|| format!("--service-cidr={cidr} is not a CIDR such as 10.43.0.0/16"))?;
+    let addr: std::net::Ipv4Addr =
+        addr.parse().with_context(|| format!("--service-cidr={cidr}: {addr} is not an IPv4 address"))?;
+    let prefix: u32 = prefix
+        .parse()
+        .ok()
+        .filter(|p| *p <= 30)
+        .with_context(|| format!("--service-cidr={cidr}: the prefix length must be a number up to 30"))?;
+    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+    Ok(IpAddr::V4(std::net::Ipv4Addr::from((u32::from(addr) & mask) + 1)))
+}
+
+fn token_file(args: &ServerArgs) -> anyhow::Result<apiserver::TokenFile> {
+    let mut tokens = apiserver::TokenFile::default();
+    for arg in &args.kube_apiserver_arg {
+        match arg.split_once('=') {
+            Some(("token-auth-file", path)) => tokens = apiserver::TokenFile::load(Path::new(path))?,
+            _ => bail!("--kube-apiserver-arg={arg} is not supported; bramble reads only token-auth-file=PATH"),
+        }
+    }
+    Ok(tokens)
+}
+
+async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let tokens = token_file(&args)?;
+    let ips = node_ips(&args);
+    let names = apiserver::ServingNames {
+        hostname: args.node_name.clone().unwrap_or_else(host_name),
+        ips: ips.iter().copied().chain(args.advertise_address).collect(),
+        extra: args.tls_san.clone(),
+        service_ip: Some(first_ip(&args.service_cidr)?),
+    };
+    let tls_dir = args.data_dir.join("server").join("tls");
+    create_private_dir(&args.data_dir.join("server"))?;
+    let pki = apiserver::Pki::ensure(&tls_dir, &names)?;
+
+    let (store, embedded): (std::sync::Arc<dyn Datastore>, Option<EmbeddedStore>) = match &args.datastore_endpoint {
+        Some(endpoint) => {
+            let external = kvstore::datastore::External::connect(endpoint).await?;
+            tracing::info!(%endpoint, "using an external etcd");
+            (std::sync::Arc::new(external), None)
+        }
+        None => {
+            let embedded = start_embedded(&args).await?;
+            (std::sync::Arc::new(kvstore::datastore::Embedded(embedded.node.clone())), Some(embedded))
+        }
+    };
+
+    let advertise = args.advertise_address.or_else(|| ips.first().copied()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let config = apiserver::ApiConfig {
+        listen: SocketAddr::new(args.bind_address, args.https_listen_port),
+        advertise: SocketAddr::new(advertise, args.https_listen_port).to_string(),
+        tokens,
+    };
+    let server = apiserver::ApiServer::start(store, &pki, config).await?;
+    let port = server.local_addr()?.port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve(async {
+        let _ = stopped.await;
+    }));
+    // The listener is bound and the bootstrap objects exist: /readyz answers.
+    let mode = args.write_kubeconfig_mode.unwrap_or(0o600);
+    apiserver::kubeconfig::write(&pki, &format!("https://127.0.0.1:{port}"), &args.write_kubeconfig, mode)
+        .with_context(|| format!("cannot write the kubeconfig {}", args.write_kubeconfig.display()))?;
+    tracing::info!(
+        port,
+        kubeconfig = %args.write_kubeconfig.display(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "Kubernetes API ready ({}); run `kubectl --kubeconfig {} get nodes`",
+        apiserver::KUBERNETES_VERSION,
+        args.write_kubeconfig.display()
+    );
+    if !args.disable_agent {
+        tracing::info!("the agent (pods on this node) is not part of bramble yet; this server runs no pods");
+    }
+    crate::notify::ready();
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop.send(());
+    let _ = serving.await;
+    if let Some(store) = embedded {
+        let _ = store.stop.send(());
+        let _ = store.served.await;
+        store.node.shutdown().await;
+    }
     Ok(())
 }
 

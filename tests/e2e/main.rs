@@ -1,10 +1,12 @@
-//! End-to-end tests: the real `bramble` binary, real etcd 3.4 from Debian and
-//! real `etcdctl`, driven as a user would. Nothing here links the store's code.
+//! End-to-end tests: the real `bramble` binary, real etcd 3.4 from Debian,
+//! real `etcdctl` and real `kubectl` of several versions, driven as a user would. Nothing here links the store's code.
 
+mod cluster;
 mod support;
 
 mod bad_data_dir;
 mod crash_loop;
 mod etcdctl_diff;
+mod kubectl_battery;
 mod tls;
 mod watch_guarantees;

@@ -1,0 +1,47 @@
+//! The admission chain of a write, in upstream's order: defaulting (on
+//! every decoded body), the create-time admission defaults (service
+//! account, default tolerations, priority), then validation, whose errors
+//! become one 422 Invalid with a cause per field.
+
+use serde_json::Value;
+
+use crate::catalog::Resource;
+use crate::defaults;
+use crate::status::{ApiError, Cause};
+use crate::storage;
+use crate::validation::{self, FieldError};
+
+fn invalid(resource: &Resource, obj: &Value, errors: Vec<FieldError>) -> Result<(), ApiError> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let name = storage::name_of(obj).to_string();
+    let message = validation::invalid_message(resource.kind, resource.group, &name, &errors);
+    let qualified_kind = if resource.group.is_empty() {
+        resource.kind.to_string()
+    } else {
+        format!("{}.{}", resource.kind, resource.group)
+    };
+    Err(ApiError::Invalid {
+        qualified_kind,
+        group: resource.group.to_string(),
+        kind: resource.kind.to_string(),
+        name,
+        message,
+        causes: errors
+            .iter()
+            .map(|e| Cause { reason: e.kind.reason().to_string(), message: e.cause_message(), field: e.field.clone() })
+            .collect(),
+    })
+}
+
+pub fn admit_create(resource: &Resource, obj: &mut Value) -> Result<(), ApiError> {
+    defaults::apply_defaults(resource.group, resource.version, resource.kind, obj);
+    defaults::apply_admission_defaults(resource.group, resource.kind, obj);
+    invalid(resource, obj, validation::validate_create(resource.group, resource.kind, obj))
+}
+
+pub fn admit_update(resource: &Resource, obj: &mut Value, old: &Value) -> Result<(), ApiError> {
+    defaults::apply_defaults(resource.group, resource.version, resource.kind, obj);
+    invalid(resource, obj, validation::validate_update(resource.group, resource.kind, obj, old))
+}

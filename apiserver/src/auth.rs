@@ -1,0 +1,264 @@
+//! Who is asking, and may they: client certificates signed by the client CA
+//! (CN is the user, O the groups) and bearer tokens from a static token
+//! file authenticate; `system:masters` may do anything, anonymous users may
+//! read the health and version endpoints, and everyone else is refused with
+//! upstream's 403 until RBAC exists. Service-account and node tokens are not
+//! read here yet.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::request::RequestInfo;
+use crate::status::{ApiError, GroupResource};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub uid: String,
+    pub groups: Vec<String>,
+}
+
+impl User {
+    pub fn anonymous() -> User {
+        User { name: "system:anonymous".into(), uid: String::new(), groups: vec!["system:unauthenticated".into()] }
+    }
+
+    fn authenticated(name: String, uid: String, mut groups: Vec<String>) -> User {
+        if !groups.iter().any(|g| g == "system:authenticated") {
+            groups.push("system:authenticated".into());
+        }
+        User { name, uid, groups }
+    }
+
+    pub fn is_anonymous(&self) -> bool {
+        self.name == "system:anonymous"
+    }
+}
+
+/// The static bearer tokens (kube-apiserver's `--token-auth-file`).
+#[derive(Debug, Clone, Default)]
+pub struct TokenFile {
+    tokens: HashMap<String, User>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenFileError {
+    #[error("cannot read the token file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the token file {path}, line {line}: {problem}")]
+    Malformed { path: String, line: usize, problem: String },
+}
+
+impl TokenFile {
+    /// Reads `token,user,uid[,"group1,group2"]` lines; blank lines and `#` comments are skipped.
+    pub fn load(path: &Path) -> Result<TokenFile, TokenFileError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| TokenFileError::Read { path: path.display().to_string(), source })?;
+        TokenFile::parse(&text).map_err(|(line, problem)| TokenFileError::Malformed {
+            path: path.display().to_string(),
+            line,
+            problem,
+        })
+    }
+
+    fn parse(text: &str) -> Result<TokenFile, (usize, String)> {
+        let mut tokens = HashMap::new();
+        for (index, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let fields = split_csv(line).map_err(|problem| (index + 1, problem))?;
+            if fields.len() < 3 {
+                return Err((
+                    index + 1,
+                    format!("expected at least 3 columns (token,user,uid), found {}", fields.len()),
+                ));
+            }
+            if fields[0].is_empty() || fields[1].is_empty() {
+                return Err((index + 1, "the token and the user name must not be empty".into()));
+            }
+            let groups = fields
+                .get(3)
+                .map(|g| g.split(',').map(str::trim).filter(|g| !g.is_empty()).map(String::from).collect())
+                .unwrap_or_default();
+            let user = User::authenticated(fields[1].clone(), fields[2].clone(), groups);
+            if tokens.insert(fields[0].clone(), user).is_some() {
+                return Err((index + 1, "duplicate token".into()));
+            }
+        }
+        Ok(TokenFile { tokens })
+    }
+
+    pub fn user(&self, token: &str) -> Option<&User> {
+        self.tokens.get(token)
+    }
+}
+
+/// One CSV line with double-quoted fields.
+fn split_csv(line: &str) -> Result<Vec<String>, String> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(std::mem::take(&mut field)),
+            (c, _) => field.push(c),
+        }
+    }
+    if quoted {
+        return Err("unterminated quote".into());
+    }
+    fields.push(field);
+    Ok(fields.into_iter().map(|f| f.trim().to_string()).collect())
+}
+
+/// The user a verified client certificate names.
+pub fn user_from_certificate(der: &[u8]) -> Option<User> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let subject = cert.subject();
+    let name = subject.iter_common_name().next()?.as_str().ok()?.to_string();
+    let groups = subject.iter_organization().filter_map(|o| o.as_str().ok()).map(String::from).collect();
+    Some(User::authenticated(name, String::new(), groups))
+}
+
+/// Who sent a request: a verified client certificate first, then a bearer token.
+pub fn authenticate(
+    peer_cert: Option<&[u8]>,
+    authorization: Option<&str>,
+    tokens: &TokenFile,
+) -> Result<User, ApiError> {
+    if let Some(user) = peer_cert.and_then(user_from_certificate) {
+        return Ok(user);
+    }
+    match authorization {
+        None => Ok(User::anonymous()),
+        Some(value) => {
+            let token = value.strip_prefix("Bearer ").map(str::trim).filter(|t| !t.is_empty());
+            token.and_then(|t| tokens.user(t)).cloned().ok_or(ApiError::Unauthorized)
+        }
+    }
+}
+
+/// Paths anyone may read, as upstream's `system:public-info-viewer` role allows.
+const PUBLIC_PATHS: &[&str] = &["/healthz", "/livez", "/readyz", "/version", "/version/"];
+
+pub fn authorize(user: &User, info: &RequestInfo) -> Result<(), ApiError> {
+    if user.groups.iter().any(|g| g == "system:masters") {
+        return Ok(());
+    }
+    match info {
+        RequestInfo::NonResource { path, verb } => {
+            let public = PUBLIC_PATHS.contains(&path.as_str())
+                || path.starts_with("/healthz/")
+                || path.starts_with("/livez/")
+                || path.starts_with("/readyz/");
+            if public && *verb == "get" {
+                return Ok(());
+            }
+            Err(ApiError::Forbidden {
+                message: format!("forbidden: User \"{}\" cannot {} path \"{}\"", user.name, verb, path),
+                gr: None,
+                name: String::new(),
+            })
+        }
+        RequestInfo::Resource(req) => {
+            let resource = match &req.subresource {
+                Some(sub) => format!("{}/{}", req.resource, sub),
+                None => req.resource.clone(),
+            };
+            let scope = match &req.namespace {
+                Some(ns) => format!("in the namespace \"{ns}\""),
+                None => "at the cluster scope".to_string(),
+            };
+            let gr = GroupResource::new(&req.group, &req.resource);
+            let name = req.name.clone().unwrap_or_default();
+            let subject = if name.is_empty() { gr.to_string() } else { format!("{gr} \"{name}\"") };
+            Err(ApiError::Forbidden {
+                message: format!(
+                    "{subject} is forbidden: User \"{}\" cannot {} resource \"{resource}\" in API group \"{}\" {scope}",
+                    user.name, req.verb, req.group
+                ),
+                gr: Some(gr),
+                name,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::{Query, RequestInfo};
+
+    fn info(method: http::Method, path: &str) -> RequestInfo {
+        RequestInfo::parse(&method, path, &Query::default())
+    }
+
+    #[test]
+    fn token_file() {
+        let file =
+            TokenFile::parse("# comment\nsecret1,alice,uid-1,\"dev,ops\"\n\nsecret2,bob,uid-2\n").expect("parse");
+        let alice = file.user("secret1").expect("alice");
+        assert_eq!(alice.name, "alice");
+        assert_eq!(alice.groups, vec!["dev", "ops", "system:authenticated"]);
+        assert_eq!(file.user("secret2").expect("bob").groups, vec!["system:authenticated"]);
+        assert!(file.user("nope").is_none());
+        assert_eq!(TokenFile::parse("only,two").expect_err("short").0, 1);
+        assert_eq!(TokenFile::parse("a,b,c\na,d,e").expect_err("dup").1, "duplicate token");
+        assert_eq!(TokenFile::parse("a,b,c,\"x").expect_err("quote").1, "unterminated quote");
+    }
+
+    #[test]
+    fn bearer_tokens() {
+        let file = TokenFile::parse("s3cret,alice,1").expect("parse");
+        assert_eq!(authenticate(None, Some("Bearer s3cret"), &file).expect("ok").name, "alice");
+        assert_eq!(authenticate(None, Some("Bearer wrong"), &file), Err(ApiError::Unauthorized));
+        assert_eq!(authenticate(None, Some("Basic abc"), &file), Err(ApiError::Unauthorized));
+        assert!(authenticate(None, None, &file).expect("anon").is_anonymous());
+    }
+
+    #[test]
+    fn decisions() {
+        let admin = User::authenticated("system:admin".into(), String::new(), vec!["system:masters".into()]);
+        let bob = User::authenticated("bob".into(), String::new(), vec![]);
+        let anon = User::anonymous();
+        assert!(authorize(&admin, &info(http::Method::DELETE, "/api/v1/namespaces/x")).is_ok());
+        assert!(authorize(&anon, &info(http::Method::GET, "/readyz")).is_ok());
+        assert!(authorize(&anon, &info(http::Method::GET, "/version")).is_ok());
+        let check = |user: &User, method, path: &str, message: &str| {
+            let err = authorize(user, &info(method, path)).expect_err("must refuse");
+            assert_eq!(err.code(), 403);
+            assert_eq!(err.to_string(), message);
+        };
+        check(&anon, http::Method::GET, "/api", "forbidden: User \"system:anonymous\" cannot get path \"/api\"");
+        check(
+            &bob,
+            http::Method::GET,
+            "/api/v1/namespaces/default/pods",
+            "pods is forbidden: User \"bob\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\"",
+        );
+        check(
+            &bob,
+            http::Method::GET,
+            "/apis/apps/v1/deployments",
+            "deployments.apps is forbidden: User \"bob\" cannot list resource \"deployments\" in API group \"apps\" at the cluster scope",
+        );
+        check(
+            &bob,
+            http::Method::GET,
+            "/api/v1/namespaces/default/pods/web/log",
+            "pods \"web\" is forbidden: User \"bob\" cannot get resource \"pods/log\" in API group \"\" in the namespace \"default\"",
+        );
+    }
+}

@@ -1,0 +1,441 @@
+//! The kubectl battery of the API server issue: real kubectl of several
+//! versions against a real `bramble server`, once on the embedded store and
+//! once on a real etcd 3.4 through `--datastore-endpoint`. Each version
+//! works in its own namespace so that the versions cannot see each other's
+//! objects.
+
+use std::io::{BufRead, BufReader};
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::cluster::{Cluster, Datastore, KUBECTL_VERSIONS};
+
+const MANIFEST: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:1.27
+        ports:
+        - containerPort: 80
+        env:
+        - name: MODE
+          value: production
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  selector: {app: web}
+  ports:
+  - port: 80
+    targetPort: 80
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  labels: {app: web}
+data:
+  colour: blue
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: credentials
+stringData:
+  password: hunter2
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: builder
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: migrate
+        image: busybox:1.36
+        command: ["true"]
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: backup
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers:
+          - name: restic
+            image: restic/restic:0.16
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+spec:
+  rules:
+  - host: web.home.arpa
+    http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend:
+          service:
+            name: web
+            port:
+              number: 80
+"#;
+
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[track_caller]
+fn assert_contains(haystack: &str, needle: &str, what: &str) {
+    assert!(haystack.contains(needle), "{what}: expected {needle:?} in:\n{haystack}");
+}
+
+fn battery(cluster: &Cluster, v: &str) {
+    let ns = format!("battery-{}", v.replace('.', "-"));
+    let ns = ns.as_str();
+
+    // Version, discovery, cluster-info.
+    let version = cluster.ok(v, &["version"]);
+    assert_contains(&version, "v1.33.5+bramble", "kubectl version");
+    let versions = cluster.ok(v, &["api-versions"]);
+    for gv in ["v1", "apps/v1", "batch/v1", "networking.k8s.io/v1", "autoscaling/v2", "rbac.authorization.k8s.io/v1"] {
+        assert!(versions.lines().any(|l| l == gv), "api-versions lacks {gv}:\n{versions}");
+    }
+    let resources = cluster.ok(v, &["api-resources"]);
+    let deploy = resources.lines().find(|l| l.starts_with("deployments ")).unwrap_or_default();
+    assert_eq!(
+        deploy.split_whitespace().collect::<Vec<_>>(),
+        ["deployments", "deploy", "apps/v1", "true", "Deployment"],
+        "api-resources:\n{resources}"
+    );
+    // cluster-info colours its output even into a pipe.
+    let info = strip_ansi(&cluster.ok(v, &["cluster-info"]));
+    assert_contains(&info, "Kubernetes control plane is running at https://127.0.0.1:", "cluster-info");
+
+    // Namespaces.
+    let created = cluster.ok(v, &["create", "namespace", ns]);
+    assert_eq!(created.trim(), format!("namespace/{ns} created"));
+    let again = cluster.kubectl(v, &["create", "namespace", ns]);
+    assert!(!again.status.success());
+    assert_contains(
+        &String::from_utf8_lossy(&again.stderr),
+        &format!("namespaces \"{ns}\" already exists"),
+        "second create",
+    );
+
+    // A multi-document manifest.
+    let applied =
+        cluster.expect_ok(v, &["apply"], &cluster.kubectl_stdin(v, &["apply", "-n", ns, "-f", "-"], MANIFEST));
+    for line in [
+        "deployment.apps/web created",
+        "service/web created",
+        "configmap/settings created",
+        "secret/credentials created",
+        "serviceaccount/builder created",
+        "job.batch/migrate created",
+        "cronjob.batch/backup created",
+        "ingress.networking.k8s.io/web created",
+    ] {
+        assert_contains(&applied, line, "apply");
+    }
+    // Applying the same manifest again changes nothing, and diff agrees.
+    let reapplied =
+        cluster.expect_ok(v, &["apply"], &cluster.kubectl_stdin(v, &["apply", "-n", ns, "-f", "-"], MANIFEST));
+    assert_contains(&reapplied, "deployment.apps/web unchanged", "second apply");
+    let diff = cluster.kubectl_stdin(v, &["diff", "-n", ns, "-f", "-"], MANIFEST);
+    assert_eq!(
+        diff.status.code(),
+        Some(0),
+        "kubectl diff after apply must show nothing:\n{}\n{}",
+        String::from_utf8_lossy(&diff.stdout),
+        String::from_utf8_lossy(&diff.stderr)
+    );
+
+    // get, in every output format.
+    let names = cluster.ok(v, &["get", "deploy,svc,cm", "-n", ns, "-o", "name"]);
+    for name in ["deployment.apps/web", "service/web", "configmap/settings"] {
+        assert!(names.lines().any(|l| l == name), "-o name lacks {name}:\n{names}");
+    }
+    let wide = cluster.ok(v, &["get", "deployments", "-n", ns, "-o", "wide"]);
+    let header: Vec<&str> = wide.lines().next().unwrap_or_default().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]);
+    assert_contains(&wide, "nginx:1.27", "-o wide");
+    let yaml = cluster.ok(v, &["get", "deployment", "web", "-n", ns, "-o", "yaml"]);
+    assert_contains(&yaml, "kind: Deployment", "-o yaml");
+    assert_contains(&yaml, "progressDeadlineSeconds: 600", "-o yaml shows defaults");
+    let json = cluster.ok(v, &["get", "service", "web", "-n", ns, "-o", "json"]);
+    let svc: serde_json::Value = serde_json::from_str(&json).expect("-o json is JSON");
+    assert_eq!(svc["spec"]["type"], "ClusterIP");
+    assert_eq!(svc["spec"]["ports"][0]["protocol"], "TCP");
+    let path = cluster.ok(v, &["get", "configmap", "settings", "-n", ns, "-o", "jsonpath={.data.colour}"]);
+    assert_eq!(path, "blue");
+    let all = cluster.ok(v, &["get", "all", "-n", ns]);
+    for name in ["service/web", "deployment.apps/web", "job.batch/migrate", "cronjob.batch/backup"] {
+        assert_contains(&all, name, "get all");
+    }
+    let everywhere = cluster.ok(v, &["get", "configmaps", "-A"]);
+    assert!(everywhere.lines().any(|l| l.split_whitespace().take(2).eq([ns, "settings"])), "get -A:\n{everywhere}");
+    let labelled = cluster.ok(v, &["get", "all", "-n", ns, "-l", "app=web", "-o", "name"]);
+    assert_eq!(labelled.lines().count(), 2, "-l app=web:\n{labelled}");
+    let fielded =
+        cluster.ok(v, &["get", "configmaps", "-n", ns, "--field-selector", "metadata.name=settings", "-o", "name"]);
+    assert_eq!(fielded.trim(), "configmap/settings");
+    let bad = cluster.kubectl(v, &["get", "configmaps", "-n", ns, "--field-selector", "spec.nope=1"]);
+    assert_contains(
+        &String::from_utf8_lossy(&bad.stderr),
+        "\"spec.nope\" is not a known field selector",
+        "bad field selector",
+    );
+
+    // get -w sees add, modify and delete.
+    watch_sees_changes(cluster, v, ns);
+
+    // label, annotate, the three patch types, scripted edit.
+    cluster.ok(v, &["label", "configmap", "settings", "-n", ns, "tier=backend"]);
+    cluster.ok(v, &["annotate", "configmap", "settings", "-n", ns, "owner=ops"]);
+    cluster.ok(
+        v,
+        &[
+            "patch",
+            "deployment",
+            "web",
+            "-n",
+            ns,
+            "-p",
+            r#"{"spec":{"template":{"spec":{"containers":[{"name":"nginx","image":"nginx:1.28"}]}}}}"#,
+        ],
+    );
+    cluster
+        .ok(v, &["patch", "configmap", "settings", "-n", ns, "--type", "merge", "-p", r#"{"data":{"size":"large"}}"#]);
+    cluster.ok(
+        v,
+        &[
+            "patch",
+            "configmap",
+            "settings",
+            "-n",
+            ns,
+            "--type",
+            "json",
+            "-p",
+            r#"[{"op":"replace","path":"/data/colour","value":"green"}]"#,
+        ],
+    );
+    let cm: serde_json::Value =
+        serde_json::from_str(&cluster.ok(v, &["get", "configmap", "settings", "-n", ns, "-o", "json"])).expect("json");
+    assert_eq!(cm["metadata"]["labels"]["tier"], "backend");
+    assert_eq!(cm["metadata"]["annotations"]["owner"], "ops");
+    assert_eq!(cm["data"], serde_json::json!({"colour": "green", "size": "large"}));
+    let deployment: serde_json::Value =
+        serde_json::from_str(&cluster.ok(v, &["get", "deployment", "web", "-n", ns, "-o", "json"])).expect("json");
+    let containers = &deployment["spec"]["template"]["spec"]["containers"];
+    assert_eq!(containers[0]["image"], "nginx:1.28", "strategic merge kept one container: {containers}");
+    assert_eq!(containers[0]["env"][0]["name"], "MODE", "strategic merge kept the env: {containers}");
+    assert_eq!(deployment["metadata"]["generation"], 2);
+    let edited = cluster.kubectl_env(
+        v,
+        &["edit", "configmap", "settings", "-n", ns],
+        &[("KUBE_EDITOR", "sed -i s/colour:\\ green/colour:\\ red/"), ("EDITOR", "")],
+    );
+    cluster.expect_ok(v, &["edit"], &edited);
+    assert_eq!(cluster.ok(v, &["get", "cm", "settings", "-n", ns, "-o", "jsonpath={.data.colour}"]), "red");
+
+    // Server-side dry run writes nothing.
+    let dry = cluster.kubectl_stdin(
+        v,
+        &["apply", "--dry-run=server", "-n", ns, "-f", "-"],
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dry\ndata: {a: b}\n",
+    );
+    assert_contains(
+        &cluster.expect_ok(v, &["apply --dry-run=server"], &dry),
+        "configmap/dry created (server dry run)",
+        "dry run",
+    );
+    let missing = cluster.kubectl(v, &["get", "configmap", "dry", "-n", ns]);
+    assert!(!missing.status.success(), "a dry-run object must not be stored");
+
+    // explain reads the OpenAPI documents.
+    let explained = cluster.ok(v, &["explain", "deployment.spec.replicas"]);
+    assert_contains(&explained, "replicas", "explain");
+    assert_contains(&explained, "<integer>", "explain");
+
+    // Validation errors come back as 422 with field paths.
+    let invalid = cluster.kubectl_stdin(
+        v,
+        &["apply", "-n", ns, "-f", "-"],
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n",
+    );
+    assert!(!invalid.status.success());
+    assert_contains(
+        &String::from_utf8_lossy(&invalid.stderr),
+        "is invalid: metadata.name: Invalid value: \"Bad_Name\"",
+        "invalid name",
+    );
+
+    // delete with each cascade mode, then the namespace.
+    for (name, cascade) in [("a", "background"), ("b", "foreground"), ("c", "orphan")] {
+        cluster.ok(v, &["create", "configmap", name, "-n", ns, "--from-literal=k=v"]);
+        let deleted = cluster.ok(v, &["delete", "configmap", name, "-n", ns, &format!("--cascade={cascade}")]);
+        assert_contains(&deleted, &format!("configmap \"{name}\" deleted"), "delete");
+    }
+    let deleted = cluster.ok(v, &["delete", "namespace", ns, "--timeout=60s"]);
+    assert_contains(&deleted, &format!("namespace \"{ns}\" deleted"), "delete namespace");
+    let gone = cluster.kubectl(v, &["get", "namespace", ns]);
+    assert!(!gone.status.success(), "the namespace must be gone after kubectl delete returns");
+    let leftovers = cluster.ok(v, &["get", "configmaps,deployments,secrets", "-n", ns, "-o", "name"]);
+    assert!(leftovers.trim().is_empty(), "deleting a namespace deletes its contents:\n{leftovers}");
+}
+
+fn watch_sees_changes(cluster: &Cluster, v: &str, ns: &str) {
+    // The table output of a watch: kubectl asks for Tables and prints one row per event.
+    let mut child = cluster.kubectl_spawn(v, &["get", "configmaps", "-n", ns, "--watch-only", "--output-watch-events"]);
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            // "ADDED   watched-0   1   0s" -> ("ADDED", "watched-0"); the header is skipped.
+            let fields: Vec<String> = line.split_whitespace().take(2).map(String::from).collect();
+            if fields.len() == 2 && fields[0] != "EVENT" && tx.send((fields[0].clone(), fields[1].clone())).is_err() {
+                break;
+            }
+        }
+    });
+    // The watch is established once kubectl has made its request; changes made
+    // before then would be missed, so keep poking until the first event shows.
+    let mut first = None;
+    for attempt in 0..50 {
+        let name = format!("watched-{attempt}");
+        cluster.ok(v, &["create", "configmap", &name, "-n", ns, "--from-literal=a=1"]);
+        if let Ok(event) = rx.recv_timeout(Duration::from_millis(500)) {
+            first = Some(event);
+            break;
+        }
+    }
+    let (kind, name) = first.unwrap_or_else(|| panic!("kubectl {v} get -w printed nothing"));
+    assert!(kind == "ADDED" && name.starts_with("watched-"), "first watch event: {kind} {name}");
+    cluster.ok(v, &["label", "configmap", &name, "-n", ns, "seen=yes"]);
+    cluster.ok(v, &["delete", "configmap", &name, "-n", ns]);
+    let mut rest = Vec::new();
+    while rest.len() < 2 {
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok((kind, seen)) if seen == name => rest.push(kind),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(rest, ["MODIFIED", "DELETED"], "kubectl {v} get -w on {name}");
+}
+
+fn run(datastore: Datastore) {
+    let cluster = Cluster::start(datastore);
+    for v in KUBECTL_VERSIONS {
+        battery(&cluster, v);
+    }
+}
+
+#[test]
+fn kubectl_battery_on_the_embedded_store() {
+    run(Datastore::Embedded);
+}
+
+#[test]
+fn kubectl_battery_on_external_etcd() {
+    run(Datastore::ExternalEtcd);
+}
+
+#[test]
+fn anonymous_and_unknown_users_get_upstreams_401_and_403() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tokens = dir.path().join("tokens.csv");
+    std::fs::write(&tokens, "s3cret-admin,alice,1001,\"system:masters\"\nplain-token,bob,1002\n")
+        .expect("write tokens");
+    let arg = format!("token-auth-file={}", tokens.display());
+    let cluster = Cluster::start_with(Datastore::Embedded, &["--kube-apiserver-arg", &arg]);
+    let anonymous = |path: &str| {
+        Command::new("curl")
+            .args(["-sk", "-o", "/dev/stdout", "-w", "\n%{http_code}"])
+            .arg(format!("https://127.0.0.1:{}{path}", cluster.port))
+            .output()
+            .expect("run curl")
+    };
+    let out = anonymous("/readyz");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n200");
+    let out = anonymous("/api/v1/namespaces/default/pods");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.ends_with("\n403"), "{text}");
+    assert_contains(
+        &text,
+        r#""message":"pods is forbidden: User \"system:anonymous\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\"""#,
+        "403 body",
+    );
+    let bad_token = Command::new("curl")
+        .args(["-sk", "-H", "Authorization: Bearer nope", "-w", "\n%{http_code}"])
+        .arg(format!("https://127.0.0.1:{}/api", cluster.port))
+        .output()
+        .expect("run curl");
+    let text = String::from_utf8_lossy(&bad_token.stdout);
+    assert!(text.ends_with("\n401"), "{text}");
+    assert_contains(&text, r#""reason":"Unauthorized""#, "401 body");
+    let as_user = |token: &str, path: &str| {
+        let out = Command::new("curl")
+            .args(["-sk", "-H", &format!("Authorization: Bearer {token}"), "-w", "\n%{http_code}"])
+            .arg(format!("https://127.0.0.1:{}{path}", cluster.port))
+            .output()
+            .expect("run curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let alice = as_user("s3cret-admin", "/api/v1/namespaces/default");
+    assert!(alice.ends_with("\n200"), "a system:masters token may read: {alice}");
+    let bob = as_user("plain-token", "/apis/apps/v1/deployments");
+    assert!(bob.ends_with("\n403"), "{bob}");
+    assert_contains(
+        &bob,
+        r#"deployments.apps is forbidden: User \"bob\" cannot list resource \"deployments\" in API group \"apps\" at the cluster scope"#,
+        "403 for a token user",
+    );
+}
