@@ -11,7 +11,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,6 +22,9 @@ use etcd_client::{
     WatchOptions,
 };
 use tokio::task::JoinSet;
+
+mod common;
+use common::{free_port, p50_p99, per_second, rss_bytes};
 
 /// Size of every value written: a small Kubernetes object is of this order.
 const VALUE_LEN: usize = 256;
@@ -260,15 +262,7 @@ impl StoreCommand {
                     // Per-request logging would measure the logger, not the store.
                     .env("RUST_LOG", "warn");
             }
-            Flavor::Etcd => {
-                let peer = format!("http://127.0.0.1:{}", free_port());
-                cmd.args(["--name", "default", "--data-dir"])
-                    .arg(data_dir)
-                    .args(["--listen-client-urls", url, "--advertise-client-urls", url])
-                    .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
-                    .arg(format!("--initial-cluster=default={peer}"))
-                    .args(["--log-outputs", "stderr", "--logger", "zap"]);
-            }
+            Flavor::Etcd => cmd = common::etcd_command(&self.program, data_dir, url),
         }
         cmd
     }
@@ -344,26 +338,6 @@ async fn probe(url: &str) -> Result<Client> {
     let mut client = Client::connect([url], Some(options)).await?;
     client.get(format!("{ROOT}/ready"), None).await?;
     Ok(client)
-}
-
-/// A free TCP port on 127.0.0.1, released again before it is returned.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port on 127.0.0.1");
-    listener.local_addr().expect("local address of a bound socket").port()
-}
-
-/// Resident set size of a process, from `/proc/<pid>/status`.
-fn rss_bytes(pid: u32) -> Result<u64> {
-    let status =
-        std::fs::read_to_string(format!("/proc/{pid}/status")).with_context(|| format!("read /proc/{pid}/status"))?;
-    let line = status.lines().find(|line| line.starts_with("VmRSS:")).context("no VmRSS line in /proc/<pid>/status")?;
-    let kib: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .context("VmRSS line without a number")?
-        .parse()
-        .context("VmRSS is not a number")?;
-    Ok(kib * 1024)
 }
 
 /// Bytes allocated on disk under a data directory, as `du` counts them
@@ -444,24 +418,6 @@ fn value(seed: u64, index: usize) -> Vec<u8> {
     }
     out.truncate(VALUE_LEN);
     out
-}
-
-/// Nearest-rank percentile of a sorted sample, in milliseconds.
-fn percentile_ms(sorted: &[Duration], pct: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((pct / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1e3
-}
-
-fn p50_p99(mut sample: Vec<Duration>) -> (f64, f64) {
-    sample.sort_unstable();
-    (percentile_ms(&sample, 50.0), percentile_ms(&sample, 99.0))
-}
-
-fn per_second(count: usize, elapsed: Duration) -> f64 {
-    count as f64 / elapsed.as_secs_f64()
 }
 
 /// Puts `count` keys of `group` with `in_flight` requests outstanding on the
