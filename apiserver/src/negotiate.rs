@@ -196,6 +196,7 @@ mod tests {
     fn body_types() {
         assert_eq!(body_type(Some("application/json; charset=utf-8")).ok(), Some(BodyType::Json));
         assert_eq!(body_type(Some("application/strategic-merge-patch+json")).ok(), Some(BodyType::StrategicMergePatch));
-        assert_eq!(body_type(Some("application/vnd.kubernetes.protobuf")).map_err(|e| e.code()), Err(415));
+        assert_eq!(body_type(Some("application/vnd.kubernetes.protobuf")).ok(), Some(BodyType::Protobuf));
+        assert_eq!(body_type(Some("application/cbor")).map_err(|e| e.code()), Err(415));
     }
 }
