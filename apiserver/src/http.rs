@@ -39,6 +39,11 @@ pub enum Reply {
         content_type: String,
         frames: mpsc::Receiver<Bytes>,
     },
+    /// A reply with `Warning` headers (unknown fields under `fieldValidation=Warn`).
+    Warned {
+        warnings: Vec<String>,
+        reply: Box<Reply>,
+    },
 }
 
 impl std::fmt::Debug for Reply {
@@ -46,6 +51,7 @@ impl std::fmt::Debug for Reply {
         match self {
             Reply::Full { code, content_type, body } => write!(f, "Full({code}, {content_type}, {} bytes)", body.len()),
             Reply::Stream { content_type, .. } => write!(f, "Stream({content_type})"),
+            Reply::Warned { warnings, reply } => write!(f, "{reply:?} with {} warnings", warnings.len()),
         }
     }
 }
@@ -72,7 +78,13 @@ fn text_reply(code: u16, text: &str) -> Reply {
 type Body = BoxBody<Bytes, Infallible>;
 
 fn into_response(reply: Reply) -> Response<Body> {
+    let (mut reply, mut warnings) = (reply, Vec::new());
+    while let Reply::Warned { warnings: more, reply: inner } = reply {
+        warnings.extend(more);
+        reply = *inner;
+    }
     let (code, content_type, body): (u16, String, Body) = match reply {
+        Reply::Warned { reply, .. } => return into_response(*reply),
         Reply::Full { code, content_type, body } => (code, content_type, Full::new(body).boxed()),
         Reply::Stream { content_type, frames } => {
             let stream =
@@ -86,6 +98,13 @@ fn into_response(reply: Reply) -> Response<Body> {
         response.headers_mut().insert(header::CONTENT_TYPE, value);
     }
     response.headers_mut().insert("cache-control", HeaderValue::from_static("no-cache, private"));
+    for warning in warnings {
+        // RFC 7234 warn-code 299, agent "-", the text quoted, as upstream writes them.
+        let text = warning.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(value) = HeaderValue::from_str(&format!("299 - \"{text}\"")) {
+            response.headers_mut().append(header::WARNING, value);
+        }
+    }
     response
 }
 

@@ -24,6 +24,7 @@ mod printers;
 mod protobuf;
 mod request;
 mod rest;
+mod schema;
 pub mod selector;
 pub mod status;
 mod storage;

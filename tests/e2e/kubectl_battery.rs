@@ -166,9 +166,11 @@ fn battery(cluster: &Cluster, v: &str) {
         "second create",
     );
 
-    // A multi-document manifest.
-    let applied =
-        cluster.expect_ok(v, &["apply"], &cluster.kubectl_stdin(v, &["apply", "-n", ns, "-f", "-"], MANIFEST));
+    // A multi-document manifest, with no warning about fields the server does not know.
+    let first_apply = cluster.kubectl_stdin(v, &["apply", "-n", ns, "-f", "-"], MANIFEST);
+    let applied = cluster.expect_ok(v, &["apply"], &first_apply);
+    let stderr = String::from_utf8_lossy(&first_apply.stderr);
+    assert!(!stderr.contains("unknown field"), "kubectl {v} apply warned:\n{stderr}");
     for line in [
         "deployment.apps/web created",
         "service/web created",
@@ -301,6 +303,27 @@ fn battery(cluster: &Cluster, v: &str) {
     let explained = cluster.ok(v, &["explain", "deployment.spec.replicas"]);
     assert_contains(&explained, "replicas", "explain");
     assert_contains(&explained, "<integer>", "explain");
+
+    // Unknown fields: kubectl's default (--validate=strict) makes them a 400; with --validate=warn the
+    // server drops them and says so.
+    let typo = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndata: {a: b}\ndta: {c: d}\n";
+    let strict = cluster.kubectl_stdin(v, &["apply", "-n", ns, "-f", "-"], typo);
+    assert!(!strict.status.success(), "kubectl {v}: an unknown field must fail under --validate=strict");
+    assert_contains(
+        &String::from_utf8_lossy(&strict.stderr),
+        "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: unknown field \"dta\"",
+        "strict field validation",
+    );
+    let warned = cluster.kubectl_stdin(v, &["apply", "--validate=warn", "-n", ns, "-f", "-"], typo);
+    cluster.expect_ok(v, &["apply --validate=warn"], &warned);
+    assert_contains(
+        &String::from_utf8_lossy(&warned.stderr),
+        "Warning: unknown field \"dta\"",
+        "warn field validation",
+    );
+    let stored: serde_json::Value =
+        serde_json::from_str(&cluster.ok(v, &["get", "configmap", "typo", "-n", ns, "-o", "json"])).expect("json");
+    assert!(stored.get("dta").is_none(), "an unknown field is dropped, not stored: {stored}");
 
     // Validation errors come back as 422 with field paths.
     let invalid = cluster.kubectl_stdin(

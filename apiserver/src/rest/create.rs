@@ -47,6 +47,7 @@ pub(crate) async fn create(ctx: &Ctx<'_>, mut obj: Value) -> Result<Reply, ApiEr
     let resource = ctx.resource;
     let dry_run = ctx.dry_run()?;
     check_type(ctx, &mut obj, resource.kind, &storage::api_version(resource.group, resource.version))?;
+    ctx.check_fields(&mut obj)?;
     let namespace = ctx.namespace().map(String::from);
     {
         let meta = metadata_mut(&mut obj)?;

@@ -192,7 +192,15 @@ pub(crate) async fn delete_in_namespace(
         verb: "delete",
     };
     let query = crate::request::Query::default();
-    let ctx = Ctx { api, req: &req, resource, query: &query, format: crate::negotiate::Format::Json };
+    let ctx = Ctx {
+        api,
+        req: &req,
+        resource,
+        query: &query,
+        format: crate::negotiate::Format::Json,
+        field_validation: crate::schema::FieldValidation::Ignore,
+        warnings: Default::default(),
+    };
     match delete_one(&ctx, name, &DeleteOptions::default()).await {
         Ok(Outcome::Deleted(_)) | Err(ApiError::NotFound { .. }) => Ok(true),
         Ok(Outcome::Marked(_)) => Ok(false),

@@ -18,6 +18,7 @@ use crate::catalog::{self, Resource};
 use crate::http::{Reply, json_reply};
 use crate::negotiate::{self, BodyType, Format};
 use crate::request::{Query, ResourceRequest};
+use crate::schema::{self, FieldValidation};
 use crate::status::{ApiError, GroupResource};
 
 pub(crate) use delete::delete_in_namespace;
@@ -33,6 +34,9 @@ pub(crate) struct Ctx<'a> {
     pub resource: &'static Resource,
     pub query: &'a Query,
     pub format: Format,
+    pub field_validation: FieldValidation,
+    /// Sent back as `Warning` headers.
+    pub warnings: std::sync::Mutex<Vec<String>>,
 }
 
 impl Ctx<'_> {
@@ -50,6 +54,32 @@ impl Ctx<'_> {
             None | Some("") => Ok(false),
             Some("All") => Ok(true),
             Some(other) => Err(ApiError::BadRequest(format!("Invalid dryRun value: {other}. Valid values are: All"))),
+        }
+    }
+
+    /// Drops the fields the kind does not have, as decoding into upstream's
+    /// Go types does; refuses them under `fieldValidation=Strict` and
+    /// warns of them under `Warn`. Kinds without a schema are left alone.
+    pub fn check_fields(&self, obj: &mut Value) -> Result<(), ApiError> {
+        let (group, version, kind) = (self.resource.group, self.resource.version, self.resource.kind);
+        let Some(type_name) = schema::root_type(&crate::storage::api_version(group, version), kind) else {
+            return Ok(());
+        };
+        let unknown = schema::prune_unknown(obj, type_name);
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let described = unknown.iter().map(|path| format!("unknown field \"{path}\""));
+        match self.field_validation {
+            FieldValidation::Ignore => Ok(()),
+            FieldValidation::Warn => {
+                self.warnings.lock().unwrap_or_else(|e| e.into_inner()).extend(described);
+                Ok(())
+            }
+            FieldValidation::Strict => Err(ApiError::BadRequest(format!(
+                "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+                described.collect::<Vec<_>>().join(", ")
+            ))),
         }
     }
 
@@ -91,29 +121,45 @@ pub(crate) async fn handle(
         return Err(ApiError::MethodNotSupported { gr: GroupResource::new(resource.group, resource.plural) });
     }
     let format = negotiate::object_format(accept)?;
-    let ctx = Ctx { api, req, resource, query, format };
+    let field_validation = FieldValidation::parse(query.get("fieldValidation")).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "invalid fieldValidation value: {}; supported values: \"Ignore\", \"Warn\", \"Strict\"",
+            query.get("fieldValidation").unwrap_or_default()
+        ))
+    })?;
+    let ctx = Ctx { api, req, resource, query, format, field_validation, warnings: Default::default() };
+    let reply = dispatch(&ctx, content_type, body).await?;
+    let mut warnings = ctx.warnings.into_inner().unwrap_or_else(|e| e.into_inner());
+    // An update retried after a lost race checks its fields again.
+    warnings.dedup();
+    Ok(if warnings.is_empty() { reply } else { Reply::Warned { warnings, reply: Box::new(reply) } })
+}
+
+async fn dispatch(ctx: &Ctx<'_>, content_type: Option<&str>, body: Bytes) -> Result<Reply, ApiError> {
+    let (req, query) = (ctx.req, ctx.query);
+    let verb = req.verb;
     let name = req.name.as_deref();
     match (verb, req.subresource.as_deref(), name) {
-        ("get", None | Some("status"), Some(name)) => object::get(&ctx, name).await,
-        ("get", Some("scale"), Some(name)) => object::get_scale(&ctx, name).await,
-        ("list", None, None) => list::list(&ctx).await,
-        ("watch", None, _) => watch::watch(&ctx).await,
-        ("create", None, None) => create::create(&ctx, decode_body(content_type, &body)?).await,
+        ("get", None | Some("status"), Some(name)) => object::get(ctx, name).await,
+        ("get", Some("scale"), Some(name)) => object::get_scale(ctx, name).await,
+        ("list", None, None) => list::list(ctx).await,
+        ("watch", None, _) => watch::watch(ctx).await,
+        ("create", None, None) => create::create(ctx, decode_body(content_type, &body)?).await,
         ("create", Some(sub @ ("binding" | "eviction")), Some(name)) => {
-            create::create_subresource(&ctx, name, sub, decode_body(content_type, &body)?).await
+            create::create_subresource(ctx, name, sub, decode_body(content_type, &body)?).await
         }
         ("update", sub @ (None | Some("status" | "finalize")), Some(name)) => {
-            update::update(&ctx, name, sub, decode_body(content_type, &body)?).await
+            update::update(ctx, name, sub, decode_body(content_type, &body)?).await
         }
         ("update", Some("scale"), Some(name)) => {
-            update::update_scale(&ctx, name, decode_body(content_type, &body)?).await
+            update::update_scale(ctx, name, decode_body(content_type, &body)?).await
         }
         ("patch", sub @ (None | Some("status" | "scale")), Some(name)) => {
-            update::patch(&ctx, name, sub, negotiate::body_type(content_type)?, &body).await
+            update::patch(ctx, name, sub, negotiate::body_type(content_type)?, &body).await
         }
-        ("delete", None, Some(name)) => delete::delete(&ctx, name, delete_options(content_type, &body, query)?).await,
+        ("delete", None, Some(name)) => delete::delete(ctx, name, delete_options(content_type, &body, query)?).await,
         ("deletecollection", None, None) => {
-            delete::delete_collection(&ctx, delete_options(content_type, &body, query)?).await
+            delete::delete_collection(ctx, delete_options(content_type, &body, query)?).await
         }
         _ => Err(ApiError::MethodNotSupported { gr: ctx.gr() }),
     }

@@ -166,6 +166,7 @@ fn check_precondition(ctx: &Ctx<'_>, name: &str, wanted: Option<&str>, current: 
 pub(crate) async fn update(ctx: &Ctx<'_>, name: &str, sub: Option<&str>, mut body: Value) -> Result<Reply, ApiError> {
     let resource = ctx.resource;
     super::create::check_type(ctx, &mut body, resource.kind, &storage::api_version(resource.group, resource.version))?;
+    ctx.check_fields(&mut body)?;
     if let Some(ns) = ctx.namespace()
         && storage::namespace_of(&body).is_some_and(|b| b != ns)
     {
@@ -267,10 +268,11 @@ pub(crate) async fn patch(
         return Ok(Ctx::respond_raw_json(200, object::scale_of(ctx, &updated)?));
     }
     let updated = guaranteed_update(ctx, name, sub, |current| {
-        let patched = apply(&current.obj)?;
+        let mut patched = apply(&current.obj)?;
         if !patched.is_object() {
             return Err(ApiError::BadRequest("the patched object is not a JSON object".into()));
         }
+        ctx.check_fields(&mut patched)?;
         let preconditioned = check_precondition(ctx, name, changed_rv(&current.obj, &patched), current)?;
         Ok((patched, preconditioned))
     })

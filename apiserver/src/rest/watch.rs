@@ -92,37 +92,16 @@ pub(crate) async fn watch(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
     let send_initial = query.get("sendInitialEvents").map(|v| matches!(v, "true" | "1" | "True" | "TRUE" | "t"));
     if send_initial.is_some() {
         if query.get("resourceVersionMatch") != Some("NotOlderThan") {
-            return Err(ApiError::Invalid {
-                qualified_kind: "ListOptions.meta.k8s.io".into(),
-                group: "meta.k8s.io".into(),
-                kind: "ListOptions".into(),
-                name: String::new(),
-                message: "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: \
-                          sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"
-                    .into(),
-                causes: vec![crate::status::Cause {
-                    reason: "FieldValueForbidden".into(),
-                    message: "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"
-                        .into(),
-                    field: "resourceVersionMatch".into(),
-                }],
-            });
+            return Err(forbidden_list_option(
+                "resourceVersionMatch",
+                "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+            ));
         }
         if send_initial == Some(true) && !bookmarks {
-            return Err(ApiError::Invalid {
-                qualified_kind: "ListOptions.meta.k8s.io".into(),
-                group: "meta.k8s.io".into(),
-                kind: "ListOptions".into(),
-                name: String::new(),
-                message: "ListOptions.meta.k8s.io \"\" is invalid: allowWatchBookmarks: Forbidden: \
-                          sendInitialEvents requires setting allowWatchBookmarks to true"
-                    .into(),
-                causes: vec![crate::status::Cause {
-                    reason: "FieldValueForbidden".into(),
-                    message: "Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true".into(),
-                    field: "allowWatchBookmarks".into(),
-                }],
-            });
+            return Err(forbidden_list_option(
+                "allowWatchBookmarks",
+                "sendInitialEvents requires setting allowWatchBookmarks to true",
+            ));
         }
     }
     let parsed_rv = match rv {
@@ -172,6 +151,22 @@ pub(crate) async fn watch(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         _ => "application/json".to_string(),
     };
     Ok(Reply::Stream { content_type, frames: rx })
+}
+
+/// A ListOptions field that the other options forbid, as upstream's 422 words it.
+fn forbidden_list_option(field: &str, detail: &str) -> ApiError {
+    ApiError::Invalid {
+        qualified_kind: "ListOptions.meta.k8s.io".into(),
+        group: "meta.k8s.io".into(),
+        kind: "ListOptions".into(),
+        name: String::new(),
+        message: format!("ListOptions.meta.k8s.io \"\" is invalid: {field}: Forbidden: {detail}"),
+        causes: vec![crate::status::Cause {
+            reason: "FieldValueForbidden".into(),
+            message: format!("Forbidden: {detail}"),
+            field: field.into(),
+        }],
+    }
 }
 
 fn frame(kind: &str, object: &Value) -> Bytes {

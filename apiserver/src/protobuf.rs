@@ -26,66 +26,10 @@
 //! resources and apiextensions have no protobuf encoding (upstream
 //! refuses it too), and responses stay JSON, which every client accepts.
 
-#[rustfmt::skip]
-mod table;
-
 use base64::Engine;
 use serde_json::{Map, Value};
 
-/// A field's type on the wire and in JSON.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ty {
-    String,
-    Bool,
-    Int,
-    Float,
-    /// `[]byte`: base64 in JSON.
-    Bytes,
-    Message(&'static str),
-    /// metav1.Time: `{seconds, nanos}`, RFC 3339 to the second in JSON.
-    Time,
-    /// metav1.MicroTime: RFC 3339 with microseconds.
-    MicroTime,
-    /// runtime.RawExtension, metav1.FieldsV1: JSON bytes.
-    Raw,
-    /// resource.Quantity: `{string}`.
-    Quantity,
-    /// intstr.IntOrString: `{type, intVal, strVal}`.
-    IntOrString,
-}
-
-/// One field of a message type.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Field {
-    number: u32,
-    json: &'static str,
-    ty: Ty,
-    flags: u8,
-}
-
-pub(crate) const NONE: u8 = 0;
-/// A list.
-pub(crate) const REP: u8 = 1;
-/// A map: each occurrence is an entry `{key = 1, value = 2}`.
-pub(crate) const MAP: u8 = 2;
-/// A named slice type (`ExtraValue []string`): its items are wrapped in a message `{items = 1}`.
-pub(crate) const WRAP: u8 = 4;
-/// A Go pointer: present on the wire exactly when set.
-pub(crate) const PTR: u8 = 8;
-/// `omitempty`: left out of JSON when zero.
-pub(crate) const OMIT: u8 = 16;
-/// Embedded with `json:",inline"`: its fields belong to the enclosing object.
-pub(crate) const INLINE: u8 = 32;
-
-pub(crate) const fn f(number: u32, json: &'static str, ty: Ty, flags: u8) -> Field {
-    Field { number, json, ty, flags }
-}
-
-impl Field {
-    fn has(&self, flag: u8) -> bool {
-        self.flags & flag != 0
-    }
-}
+use crate::schema::{self, Field, INLINE, MAP, OMIT, PTR, REP, Ty, WRAP};
 
 /// What is wrong with a protobuf body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -101,25 +45,6 @@ pub enum ProtobufError {
 }
 
 const MAGIC: &[u8] = b"k8s\0";
-
-/// The message type a kind is sent as.
-fn message_type(api_version: &str, kind: &str) -> Option<&'static str> {
-    if kind == "DeleteOptions" {
-        return find("meta/v1.DeleteOptions").map(|(name, _)| name);
-    }
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-    let package = match group {
-        "" => "core",
-        g => g.split('.').next().unwrap_or(g),
-    };
-    // rbac.authorization.k8s.io is "rbac", authorization.k8s.io is "authorization": the first label.
-    let name = format!("{package}/{version}.{kind}");
-    find(&name).map(|(name, _)| name)
-}
-
-fn find(name: &str) -> Option<(&'static str, &'static [Field])> {
-    table::MESSAGES.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| (table::MESSAGES[i].0, table::MESSAGES[i].1))
-}
 
 /// A whole request body: envelope and object, as a JSON object with its
 /// `apiVersion` and `kind`.
@@ -143,7 +68,7 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
             _ => reader.skip(wire)?,
         }
     }
-    let name = message_type(&api_version, &kind)
+    let name = schema::root_type(&api_version, &kind)
         .ok_or_else(|| ProtobufError::UnknownKind { api_version: api_version.clone(), kind: kind.clone() })?;
     let mut object = match raw {
         Some(mut raw) => message(&mut raw, name, "")?,
@@ -241,7 +166,8 @@ fn join(path: &str, name: &str) -> String {
 
 /// One message of type `name`, as a JSON object.
 fn message(reader: &mut Reader<'_>, name: &str, path: &str) -> Result<Map<String, Value>, ProtobufError> {
-    let (_, fields) = find(name).ok_or_else(|| invalid(path, format!("no protobuf encoding is known for {name}")))?;
+    let fields =
+        schema::fields(name).ok_or_else(|| invalid(path, format!("no protobuf encoding is known for {name}")))?;
     let mut out = Map::new();
     while let Some((number, wire)) = reader.key()? {
         let Some(field) = fields.iter().find(|f| f.number == number) else {
@@ -486,18 +412,6 @@ mod tests {
         let type_meta = W::default().bytes(1, api_version.as_bytes()).bytes(2, kind.as_bytes()).done();
         let unknown = W::default().bytes(1, &type_meta).bytes(2, raw).done();
         [MAGIC, &unknown].concat()
-    }
-
-    #[test]
-    fn the_table_is_sorted_and_reaches_every_type_it_names() {
-        assert!(table::MESSAGES.windows(2).all(|w| w[0].0 < w[1].0), "sorted for binary search");
-        for (name, fields) in table::MESSAGES {
-            for field in *fields {
-                if let Ty::Message(inner) = field.ty {
-                    assert!(find(inner).is_some(), "{name}.{} names {inner}, which is not in the table", field.json);
-                }
-            }
-        }
     }
 
     #[test]

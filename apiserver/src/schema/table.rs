@@ -1,6 +1,7 @@
 // @generated from the Go API types of kubernetes/api and kubernetes/apimachinery v0.33.9:
 // the protobuf field number, JSON name, omitempty and pointer-ness of every field of every type
-// reachable from the kinds bramble serves. See protobuf/mod.rs for how it is made. Do not edit by hand.
+// reachable from the kinds bramble serves; field number 0 marks the apiVersion and kind of types that
+// embed TypeMeta (they have no protobuf number). See schema/mod.rs for how it is made. Do not edit by hand.
 
 use super::Ty::*;
 use super::{f, Field, INLINE, MAP, NONE, OMIT, PTR, REP, WRAP};
@@ -41,6 +42,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(12, "matchConditions", Message("admissionregistration/v1.MatchCondition"), REP | OMIT),
     ]),
     ("admissionregistration/v1.MutatingWebhookConfiguration", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "webhooks", Message("admissionregistration/v1.MutatingWebhook"), REP | OMIT),
     ]),
@@ -78,11 +81,15 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(1, "expressionWarnings", Message("admissionregistration/v1.ExpressionWarning"), REP | OMIT),
     ]),
     ("admissionregistration/v1.ValidatingAdmissionPolicy", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("admissionregistration/v1.ValidatingAdmissionPolicySpec"), OMIT),
         f(3, "status", Message("admissionregistration/v1.ValidatingAdmissionPolicyStatus"), OMIT),
     ]),
     ("admissionregistration/v1.ValidatingAdmissionPolicyBinding", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("admissionregistration/v1.ValidatingAdmissionPolicyBindingSpec"), OMIT),
     ]),
@@ -120,6 +127,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(11, "matchConditions", Message("admissionregistration/v1.MatchCondition"), REP | OMIT),
     ]),
     ("admissionregistration/v1.ValidatingWebhookConfiguration", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "webhooks", Message("admissionregistration/v1.ValidatingWebhook"), REP | OMIT),
     ]),
@@ -139,11 +148,15 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(2, "caBundle", Bytes, OMIT),
     ]),
     ("apps/v1.ControllerRevision", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "data", Raw, OMIT),
         f(3, "revision", Int, NONE),
     ]),
     ("apps/v1.DaemonSet", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("apps/v1.DaemonSetSpec"), OMIT),
         f(3, "status", Message("apps/v1.DaemonSetStatus"), OMIT),
@@ -179,6 +192,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(2, "rollingUpdate", Message("apps/v1.RollingUpdateDaemonSet"), PTR | OMIT),
     ]),
     ("apps/v1.Deployment", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("apps/v1.DeploymentSpec"), OMIT),
         f(3, "status", Message("apps/v1.DeploymentStatus"), OMIT),
@@ -217,6 +232,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(2, "rollingUpdate", Message("apps/v1.RollingUpdateDeployment"), PTR | OMIT),
     ]),
     ("apps/v1.ReplicaSet", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("apps/v1.ReplicaSetSpec"), OMIT),
         f(3, "status", Message("apps/v1.ReplicaSetStatus"), OMIT),
@@ -256,6 +273,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(2, "maxUnavailable", IntOrString, PTR | OMIT),
     ]),
     ("apps/v1.StatefulSet", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("apps/v1.StatefulSetSpec"), OMIT),
         f(3, "status", Message("apps/v1.StatefulSetStatus"), OMIT),
@@ -304,6 +323,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(2, "rollingUpdate", Message("apps/v1.RollingUpdateStatefulSetStrategy"), PTR | OMIT),
     ]),
     ("authentication/v1.SelfSubjectReview", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "status", Message("authentication/v1.SelfSubjectReviewStatus"), OMIT),
     ]),
@@ -311,6 +332,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(1, "userInfo", Message("authentication/v1.UserInfo"), OMIT),
     ]),
     ("authentication/v1.TokenReview", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("authentication/v1.TokenReviewSpec"), NONE),
         f(3, "status", Message("authentication/v1.TokenReviewStatus"), OMIT),
@@ -340,6 +363,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(2, "requirements", Message("meta/v1.LabelSelectorRequirement"), REP | OMIT),
     ]),
     ("authorization/v1.LocalSubjectAccessReview", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("authorization/v1.SubjectAccessReviewSpec"), NONE),
         f(3, "status", Message("authorization/v1.SubjectAccessReviewStatus"), OMIT),
@@ -370,6 +395,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(4, "resourceNames", String, REP | OMIT),
     ]),
     ("authorization/v1.SelfSubjectAccessReview", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("authorization/v1.SelfSubjectAccessReviewSpec"), NONE),
         f(3, "status", Message("authorization/v1.SubjectAccessReviewStatus"), OMIT),
@@ -379,6 +406,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(2, "nonResourceAttributes", Message("authorization/v1.NonResourceAttributes"), PTR | OMIT),
     ]),
     ("authorization/v1.SelfSubjectRulesReview", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("authorization/v1.SelfSubjectRulesReviewSpec"), NONE),
         f(3, "status", Message("authorization/v1.SubjectRulesReviewStatus"), OMIT),
@@ -387,6 +416,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(1, "namespace", String, OMIT),
     ]),
     ("authorization/v1.SubjectAccessReview", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("authorization/v1.SubjectAccessReviewSpec"), NONE),
         f(3, "status", Message("authorization/v1.SubjectAccessReviewStatus"), OMIT),
@@ -417,6 +448,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(3, "apiVersion", String, OMIT),
     ]),
     ("autoscaling/v1.HorizontalPodAutoscaler", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("autoscaling/v1.HorizontalPodAutoscalerSpec"), OMIT),
         f(3, "status", Message("autoscaling/v1.HorizontalPodAutoscalerStatus"), OMIT),
@@ -435,6 +468,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(5, "currentCPUUtilizationPercentage", Int, PTR | OMIT),
     ]),
     ("autoscaling/v1.Scale", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("autoscaling/v1.ScaleSpec"), OMIT),
         f(3, "status", Message("autoscaling/v1.ScaleStatus"), OMIT),
@@ -481,6 +516,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(4, "tolerance", Quantity, PTR | OMIT),
     ]),
     ("autoscaling/v2.HorizontalPodAutoscaler", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("autoscaling/v2.HorizontalPodAutoscalerSpec"), OMIT),
         f(3, "status", Message("autoscaling/v2.HorizontalPodAutoscalerStatus"), OMIT),
@@ -569,6 +606,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(2, "current", Message("autoscaling/v2.MetricValueStatus"), NONE),
     ]),
     ("batch/v1.CronJob", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("batch/v1.CronJobSpec"), OMIT),
         f(3, "status", Message("batch/v1.CronJobStatus"), OMIT),
@@ -589,6 +628,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(5, "lastSuccessfulTime", Time, PTR | OMIT),
     ]),
     ("batch/v1.Job", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("batch/v1.JobSpec"), OMIT),
         f(3, "status", Message("batch/v1.JobStatus"), OMIT),
@@ -665,6 +706,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(2, "failed", String, REP | OMIT),
     ]),
     ("certificates/v1.CertificateSigningRequest", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("certificates/v1.CertificateSigningRequestSpec"), NONE),
         f(3, "status", Message("certificates/v1.CertificateSigningRequestStatus"), OMIT),
@@ -692,6 +735,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(2, "certificate", Bytes, OMIT),
     ]),
     ("coordination/v1.Lease", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("coordination/v1.LeaseSpec"), OMIT),
     ]),
@@ -743,6 +788,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(3, "readOnly", Bool, OMIT),
     ]),
     ("core/v1.Binding", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "target", Message("core/v1.ObjectReference"), NONE),
     ]),
@@ -814,10 +861,14 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(4, "error", String, OMIT),
     ]),
     ("core/v1.ComponentStatus", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "conditions", Message("core/v1.ComponentCondition"), REP | OMIT),
     ]),
     ("core/v1.ConfigMap", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(4, "immutable", Bool, PTR | OMIT),
         f(2, "data", String, MAP | OMIT),
@@ -970,6 +1021,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(3, "ports", Message("core/v1.EndpointPort"), REP | OMIT),
     ]),
     ("core/v1.Endpoints", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "subsets", Message("core/v1.EndpointSubset"), REP | OMIT),
     ]),
@@ -1023,6 +1076,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(1, "volumeClaimTemplate", Message("core/v1.PersistentVolumeClaimTemplate"), PTR | OMIT),
     ]),
     ("core/v1.Event", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), NONE),
         f(2, "involvedObject", Message("core/v1.ObjectReference"), NONE),
         f(3, "reason", String, OMIT),
@@ -1170,6 +1225,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(4, "sleep", Message("core/v1.SleepAction"), PTR | OMIT),
     ]),
     ("core/v1.LimitRange", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("core/v1.LimitRangeSpec"), OMIT),
     ]),
@@ -1215,6 +1272,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(3, "readOnly", Bool, OMIT),
     ]),
     ("core/v1.Namespace", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("core/v1.NamespaceSpec"), OMIT),
         f(3, "status", Message("core/v1.NamespaceStatus"), OMIT),
@@ -1234,6 +1293,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(2, "conditions", Message("core/v1.NamespaceCondition"), REP | OMIT),
     ]),
     ("core/v1.Node", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("core/v1.NodeSpec"), OMIT),
         f(3, "status", Message("core/v1.NodeStatus"), OMIT),
@@ -1343,11 +1404,15 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(7, "fieldPath", String, OMIT),
     ]),
     ("core/v1.PersistentVolume", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("core/v1.PersistentVolumeSpec"), OMIT),
         f(3, "status", Message("core/v1.PersistentVolumeStatus"), OMIT),
     ]),
     ("core/v1.PersistentVolumeClaim", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("core/v1.PersistentVolumeClaimSpec"), OMIT),
         f(3, "status", Message("core/v1.PersistentVolumeClaimStatus"), OMIT),
@@ -1436,6 +1501,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(2, "fsType", String, OMIT),
     ]),
     ("core/v1.Pod", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("core/v1.PodSpec"), OMIT),
         f(3, "status", Message("core/v1.PodStatus"), OMIT),
@@ -1572,6 +1639,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(15, "resourceClaimStatuses", Message("core/v1.PodResourceClaimStatus"), REP | OMIT),
     ]),
     ("core/v1.PodTemplate", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "template", Message("core/v1.PodTemplateSpec"), OMIT),
     ]),
@@ -1641,6 +1710,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(8, "readOnly", Bool, OMIT),
     ]),
     ("core/v1.ReplicationController", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("core/v1.ReplicationControllerSpec"), OMIT),
         f(3, "status", Message("core/v1.ReplicationControllerStatus"), OMIT),
@@ -1680,6 +1751,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(2, "health", String, OMIT),
     ]),
     ("core/v1.ResourceQuota", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("core/v1.ResourceQuotaSpec"), OMIT),
         f(3, "status", Message("core/v1.ResourceQuotaStatus"), OMIT),
@@ -1745,6 +1818,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(2, "localhostProfile", String, PTR | OMIT),
     ]),
     ("core/v1.Secret", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(5, "immutable", Bool, PTR | OMIT),
         f(2, "data", Bytes, MAP | OMIT),
@@ -1790,11 +1865,15 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(12, "appArmorProfile", Message("core/v1.AppArmorProfile"), PTR | OMIT),
     ]),
     ("core/v1.Service", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("core/v1.ServiceSpec"), OMIT),
         f(3, "status", Message("core/v1.ServiceStatus"), OMIT),
     ]),
     ("core/v1.ServiceAccount", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "secrets", Message("core/v1.ObjectReference"), REP | OMIT),
         f(3, "imagePullSecrets", Message("core/v1.LocalObjectReference"), REP | OMIT),
@@ -2019,6 +2098,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(4, "appProtocol", String, PTR | OMIT),
     ]),
     ("discovery/v1.EndpointSlice", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(4, "addressType", String, NONE),
         f(2, "endpoints", Message("discovery/v1.Endpoint"), REP),
@@ -2031,6 +2112,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(1, "name", String, NONE),
     ]),
     ("events/v1.Event", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), NONE),
         f(2, "eventTime", MicroTime, NONE),
         f(3, "series", Message("events/v1.EventSeries"), PTR | OMIT),
@@ -2060,6 +2143,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(6, "message", String, NONE),
     ]),
     ("meta/v1.DeleteOptions", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "gracePeriodSeconds", Int, PTR | OMIT),
         f(2, "preconditions", Message("meta/v1.Preconditions"), PTR | OMIT),
         f(3, "orphanDependents", Bool, PTR | OMIT),
@@ -2128,6 +2213,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(1, "paths", Message("networking/v1.HTTPIngressPath"), REP),
     ]),
     ("networking/v1.IPAddress", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("networking/v1.IPAddressSpec"), OMIT),
     ]),
@@ -2139,6 +2226,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(2, "except", String, REP | OMIT),
     ]),
     ("networking/v1.Ingress", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("networking/v1.IngressSpec"), OMIT),
         f(3, "status", Message("networking/v1.IngressStatus"), OMIT),
@@ -2148,6 +2237,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(3, "resource", Message("core/v1.TypedLocalObjectReference"), PTR | OMIT),
     ]),
     ("networking/v1.IngressClass", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("networking/v1.IngressClassSpec"), OMIT),
     ]),
@@ -2200,6 +2291,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(2, "secretName", String, OMIT),
     ]),
     ("networking/v1.NetworkPolicy", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("networking/v1.NetworkPolicySpec"), OMIT),
     ]),
@@ -2238,6 +2331,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(2, "number", Int, OMIT),
     ]),
     ("networking/v1.ServiceCIDR", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("networking/v1.ServiceCIDRSpec"), OMIT),
         f(3, "status", Message("networking/v1.ServiceCIDRStatus"), OMIT),
@@ -2252,6 +2347,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(1, "podFixed", Quantity, MAP | OMIT),
     ]),
     ("node/v1.RuntimeClass", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "handler", String, NONE),
         f(3, "overhead", Message("node/v1.Overhead"), PTR | OMIT),
@@ -2262,10 +2359,14 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(2, "tolerations", Message("core/v1.Toleration"), REP | OMIT),
     ]),
     ("policy/v1.Eviction", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "deleteOptions", Message("meta/v1.DeleteOptions"), PTR | OMIT),
     ]),
     ("policy/v1.PodDisruptionBudget", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("policy/v1.PodDisruptionBudgetSpec"), OMIT),
         f(3, "status", Message("policy/v1.PodDisruptionBudgetStatus"), OMIT),
@@ -2289,11 +2390,15 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(1, "clusterRoleSelectors", Message("meta/v1.LabelSelector"), REP | OMIT),
     ]),
     ("rbac/v1.ClusterRole", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "rules", Message("rbac/v1.PolicyRule"), REP),
         f(3, "aggregationRule", Message("rbac/v1.AggregationRule"), PTR | OMIT),
     ]),
     ("rbac/v1.ClusterRoleBinding", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "subjects", Message("rbac/v1.Subject"), REP | OMIT),
         f(3, "roleRef", Message("rbac/v1.RoleRef"), NONE),
@@ -2306,10 +2411,14 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(5, "nonResourceURLs", String, REP | OMIT),
     ]),
     ("rbac/v1.Role", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "rules", Message("rbac/v1.PolicyRule"), REP),
     ]),
     ("rbac/v1.RoleBinding", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "subjects", Message("rbac/v1.Subject"), REP | OMIT),
         f(3, "roleRef", Message("rbac/v1.RoleRef"), NONE),
@@ -2326,6 +2435,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(4, "namespace", String, OMIT),
     ]),
     ("scheduling/v1.PriorityClass", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "value", Int, NONE),
         f(3, "globalDefault", Bool, OMIT),
@@ -2333,6 +2444,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(5, "preemptionPolicy", String, PTR | OMIT),
     ]),
     ("storage/v1.CSIDriver", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("storage/v1.CSIDriverSpec"), NONE),
     ]),
@@ -2348,6 +2461,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(9, "nodeAllocatableUpdatePeriodSeconds", Int, PTR | OMIT),
     ]),
     ("storage/v1.CSINode", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("storage/v1.CSINodeSpec"), NONE),
     ]),
@@ -2361,6 +2476,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(1, "drivers", Message("storage/v1.CSINodeDriver"), REP),
     ]),
     ("storage/v1.CSIStorageCapacity", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "nodeTopology", Message("meta/v1.LabelSelector"), PTR | OMIT),
         f(3, "storageClassName", String, NONE),
@@ -2368,6 +2485,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(5, "maximumVolumeSize", Quantity, PTR | OMIT),
     ]),
     ("storage/v1.StorageClass", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "provisioner", String, NONE),
         f(3, "parameters", String, MAP | OMIT),
@@ -2382,6 +2501,8 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(2, "expirationSeconds", Int, PTR | OMIT),
     ]),
     ("storage/v1.VolumeAttachment", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
         f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
         f(2, "spec", Message("storage/v1.VolumeAttachmentSpec"), NONE),
         f(3, "status", Message("storage/v1.VolumeAttachmentStatus"), OMIT),
