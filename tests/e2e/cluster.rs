@@ -23,6 +23,8 @@ pub struct Cluster {
     scratch: tempfile::TempDir,
     /// The external etcd, when the cluster runs on `--datastore-endpoint`.
     _etcd: Option<Store>,
+    /// The server's command line, for [`Cluster::restart`].
+    args: Vec<std::ffi::OsString>,
 }
 
 /// Where the cluster keeps its objects.
@@ -56,25 +58,30 @@ impl Cluster {
             Some(etcd) => etcd.url(),
             None => format!("http://127.0.0.1:{}", free_port()),
         };
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bramble"));
-        cmd.args(["server", "--config"])
-            .arg(&config)
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .args(["--https-listen-port", &port.to_string(), "--bind-address", "127.0.0.1"])
-            .args(["--node-name", "e2e-server", "--node-ip", "127.0.0.1"])
-            .arg("--write-kubeconfig")
-            .arg(&kubeconfig)
-            .args(extra)
-            .env("RUST_LOG", "info");
+        let mut args: Vec<std::ffi::OsString> = vec!["server".into(), "--config".into(), config.into()];
+        args.extend(["--data-dir".into(), data_dir.into()]);
+        for arg in ["--https-listen-port", &port.to_string(), "--bind-address", "127.0.0.1"] {
+            args.push(arg.into());
+        }
+        for arg in ["--node-name", "e2e-server", "--node-ip", "127.0.0.1"] {
+            args.push(arg.into());
+        }
+        args.extend(["--write-kubeconfig".into(), kubeconfig.clone().into()]);
+        args.extend(extra.iter().map(Into::into));
         let store_flag = if etcd.is_some() { "--datastore-endpoint" } else { "--etcd-listen-client-urls" };
-        cmd.args([store_flag, &etcd_url]);
-        let out = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("open the server log");
-        let err = out.try_clone().expect("clone the log handle");
-        let child = cmd.stdin(Stdio::null()).stdout(out).stderr(err).spawn().expect("start bramble server");
-        let mut cluster = Cluster { child: Some(child), port, kubeconfig, etcd_url, log, scratch, _etcd: etcd };
+        args.extend([store_flag.into(), etcd_url.clone().into()]);
+        let child = spawn(&args, &log);
+        let mut cluster = Cluster { child: Some(child), port, kubeconfig, etcd_url, log, scratch, _etcd: etcd, args };
         cluster.wait_ready();
         cluster
+    }
+
+    /// Kills the server (SIGKILL) and starts it again on the same data
+    /// directory and flags; returns once it answers `/readyz`.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.child = Some(spawn(&self.args, &self.log));
+        self.wait_ready();
     }
 
     fn wait_ready(&mut self) {
@@ -183,6 +190,20 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// Starts `bramble` with `args`, its output appended to `log`.
+fn spawn(args: &[std::ffi::OsString], log: &Path) -> Child {
+    let out = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("open the server log");
+    let err = out.try_clone().expect("clone the log handle");
+    Command::new(env!("CARGO_BIN_EXE_bramble"))
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("start bramble server")
 }
 
 fn tail(text: &str, lines: usize) -> String {

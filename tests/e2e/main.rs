@@ -9,5 +9,6 @@ mod client_library;
 mod crash_loop;
 mod etcdctl_diff;
 mod kubectl_battery;
+mod server_restart;
 mod tls;
 mod watch_guarantees;
