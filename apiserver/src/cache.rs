@@ -32,8 +32,10 @@ use tokio::sync::{mpsc, watch};
 /// before it is served from the store instead (upstream waits 3 s, then fails).
 pub const FRESHNESS_WAIT: Duration = Duration::from_secs(3);
 /// Revisions of history kept per prefix, for watches that resume from a
-/// recent resourceVersion.
+/// recent resourceVersion: at most this many, and at most [`HISTORY_BYTES`]
+/// of keys and values, so that a busy prefix of large objects stays small.
 const HISTORY: usize = 1024;
+const HISTORY_BYTES: usize = 4 << 20;
 /// Undelivered messages a client watch may have before it is closed; the
 /// client then resumes from its last resourceVersion, as after any ended watch.
 const WATCHER_BUFFER: usize = 256;
@@ -185,6 +187,8 @@ struct State {
     /// The events of recent revisions, oldest first. Together with
     /// `objects` they answer a watch from any revision in `[oldest, revision]`.
     history: VecDeque<Arc<Vec<WatchEvent>>>,
+    /// Bytes of keys and values in `history`.
+    history_bytes: usize,
     /// The oldest revision a watch may start after.
     oldest: i64,
     ready: bool,
@@ -211,6 +215,11 @@ impl Watcher {
     fn select(&self, events: &[WatchEvent]) -> Vec<WatchEvent> {
         events.iter().filter(|e| self.wants(e)).cloned().collect()
     }
+}
+
+fn batch_bytes(events: &[WatchEvent]) -> usize {
+    let kv_bytes = |kv: &KeyValue| kv.key.len() + kv.value.len();
+    events.iter().map(|e| kv_bytes(&e.kv) + e.prev.as_ref().map_or(0, kv_bytes)).sum()
 }
 
 fn revision_of(events: &[WatchEvent]) -> i64 {
@@ -267,9 +276,11 @@ impl State {
             let selected = w.select(&batch);
             selected.is_empty() || w.tx.try_send(WatchMessage::Events(selected)).is_ok()
         });
+        self.history_bytes += batch_bytes(&batch);
         self.history.push_back(batch);
-        while self.history.len() > HISTORY {
+        while self.history.len() > HISTORY || (self.history_bytes > HISTORY_BYTES && self.history.len() > 1) {
             if let Some(dropped) = self.history.pop_front() {
+                self.history_bytes -= batch_bytes(&dropped);
                 self.oldest = revision_of(&dropped);
             }
         }
@@ -394,6 +405,7 @@ async fn follow(
         state.revision = revision;
         state.oldest = revision;
         state.history.clear();
+        state.history_bytes = 0;
         state.ready = true;
         c.publish(&state);
     }
@@ -494,6 +506,20 @@ mod tests {
         assert_eq!(delivered, WATCHER_BUFFER);
         assert!(matches!(slow.messages.try_recv(), Err(mpsc::error::TryRecvError::Disconnected)));
         assert_eq!(state.history.len(), (WATCHER_BUFFER + 1).min(HISTORY));
+    }
+
+    #[test]
+    fn history_is_bounded_in_bytes() {
+        let mut state = State { ready: true, revision: 1, oldest: 1, ..Default::default() };
+        let big = vec![b'x'; 1 << 20];
+        for revision in 2..12 {
+            let mut event = put("/r/big", revision);
+            event.kv.value = big.clone();
+            state.apply(vec![event]);
+        }
+        assert!(state.history_bytes <= HISTORY_BYTES, "{}", state.history_bytes);
+        assert_eq!(state.history.len(), 3);
+        assert_eq!(state.oldest, 8, "a watch may start after revision 8, the newest dropped");
     }
 
     #[test]
