@@ -31,29 +31,38 @@ fn row(resource: &Resource, obj: &Value, include: &str, version: &str, now: i64)
     row
 }
 
-/// A Table of one object or of a list's items.
-pub fn to_table(resource: &Resource, value: &Value, query: &Query, version: &str) -> Result<Value, ApiError> {
-    let include = query.get("includeObject").unwrap_or("Metadata");
-    if !matches!(include, "None" | "Metadata" | "Object") {
-        return Err(ApiError::BadRequest(format!(
-            "includeObject: Unsupported value: \"{include}\": supported values: \"Metadata\", \"None\", \"Object\""
-        )));
+/// How the rows of one request are made: which object each row carries
+/// (`includeObject`), for which Table version, at which time.
+pub struct Rows {
+    include: &'static str,
+    version: &'static str,
+    now: i64,
+}
+
+impl Rows {
+    pub fn new(query: &Query, version: &'static str) -> Result<Rows, ApiError> {
+        let include = match query.get("includeObject").unwrap_or("Metadata") {
+            "None" => "None",
+            "Metadata" => "Metadata",
+            "Object" => "Object",
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "includeObject: Unsupported value: \"{other}\": supported values: \"Metadata\", \"None\", \"Object\""
+                )));
+            }
+        };
+        Ok(Rows { include, version, now: now_unix() })
     }
-    let now = now_unix();
-    let is_list = value.get("items").is_some_and(Value::is_array)
-        && value.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List"));
-    let (rows, metadata) = if is_list {
-        let rows: Vec<Value> = value["items"]
-            .as_array()
-            .map(|items| items.iter().map(|obj| row(resource, obj, include, version, now)).collect())
-            .unwrap_or_default();
-        (rows, value.get("metadata").cloned().unwrap_or_else(|| json!({})))
-    } else {
-        let rv = value.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
-        let metadata = if rv.is_null() { json!({}) } else { json!({"resourceVersion": rv}) };
-        (vec![row(resource, value, include, version, now)], metadata)
-    };
-    let columns: Vec<Value> = printers::columns(resource.group, resource.kind)
+
+    /// The row of one object.
+    pub fn row(&self, resource: &Resource, obj: &Value) -> Value {
+        row(resource, obj, self.include, self.version, self.now)
+    }
+}
+
+/// The column definitions of a kind, as a Table lists them.
+pub fn column_definitions(resource: &Resource) -> Vec<Value> {
+    printers::columns(resource.group, resource.kind)
         .iter()
         .map(|c| {
             json!({
@@ -64,12 +73,30 @@ pub fn to_table(resource: &Resource, value: &Value, query: &Query, version: &str
                 "priority": c.priority,
             })
         })
-        .collect();
+        .collect()
+}
+
+/// A Table of one object or of a list's items.
+pub fn to_table(resource: &Resource, value: &Value, query: &Query, version: &'static str) -> Result<Value, ApiError> {
+    let rows_for = Rows::new(query, version)?;
+    let is_list = value.get("items").is_some_and(Value::is_array)
+        && value.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List"));
+    let (rows, metadata) = if is_list {
+        let rows: Vec<Value> = value["items"]
+            .as_array()
+            .map(|items| items.iter().map(|obj| rows_for.row(resource, obj)).collect())
+            .unwrap_or_default();
+        (rows, value.get("metadata").cloned().unwrap_or_else(|| json!({})))
+    } else {
+        let rv = value.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
+        let metadata = if rv.is_null() { json!({}) } else { json!({"resourceVersion": rv}) };
+        (vec![rows_for.row(resource, value)], metadata)
+    };
     Ok(json!({
         "kind": "Table",
         "apiVersion": format!("meta.k8s.io/{version}"),
         "metadata": metadata,
-        "columnDefinitions": columns,
+        "columnDefinitions": column_definitions(resource),
         "rows": rows,
     }))
 }

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::Ctx;
 use crate::cache::Freshness;
 use crate::http::Reply;
+use crate::negotiate::Format;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
 use crate::storage;
@@ -153,7 +154,7 @@ pub(crate) async fn list(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         }
         None => None,
     };
-    let mut items = Vec::new();
+    let mut items = ListBody::new(ctx)?;
     let mut next_start: Option<Vec<u8>> = None;
     let mut remaining: Option<i64> = None;
     loop {
@@ -180,7 +181,7 @@ pub(crate) async fn list(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
             last_key = Some(&kv.key);
             let obj = storage::decode(ctx.resource, kv)?;
             if selectors.matches(ctx, &obj) {
-                items.push(obj);
+                items.push(ctx, obj)?;
                 if limit > 0 && items.len() as i64 >= limit {
                     break;
                 }
@@ -217,13 +218,99 @@ pub(crate) async fn list(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
             metadata["remainingItemCount"] = json!(remaining);
         }
     }
-    let list = json!({
-        "kind": format!("{}List", ctx.resource.kind),
-        "apiVersion": storage::api_version(ctx.resource.group, ctx.resource.version),
-        "metadata": metadata,
-        "items": items,
-    });
-    Ok(ctx.respond(200, list))
+    items.finish(ctx, metadata)
+}
+
+/// A list's body, written item by item as the items are read, so that a
+/// list of a thousand objects never holds a thousand decoded objects:
+/// JSON items or Table rows are serialized at once; only YAML collects them.
+enum ListBody {
+    Json { buf: Vec<u8>, count: usize },
+    Table { buf: Vec<u8>, count: usize, rows: crate::table::Rows, version: &'static str },
+    Yaml { items: Vec<Value> },
+}
+
+impl ListBody {
+    fn new(ctx: &Ctx<'_>) -> Result<ListBody, ApiError> {
+        Ok(match ctx.format {
+            Format::Json => ListBody::Json { buf: Vec::new(), count: 0 },
+            Format::Table { version } => ListBody::Table {
+                buf: Vec::new(),
+                count: 0,
+                rows: crate::table::Rows::new(ctx.query, version)?,
+                version,
+            },
+            Format::Yaml => ListBody::Yaml { items: Vec::new() },
+        })
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            ListBody::Json { count, .. } | ListBody::Table { count, .. } => *count,
+            ListBody::Yaml { items } => items.len(),
+        }
+    }
+
+    fn push(&mut self, ctx: &Ctx<'_>, obj: Value) -> Result<(), ApiError> {
+        let encode = |buf: &mut Vec<u8>, count: &mut usize, value: &Value| {
+            if *count > 0 {
+                buf.push(b',');
+            }
+            *count += 1;
+            serde_json::to_writer(buf, value).map_err(|e| ApiError::Internal(format!("cannot encode the list: {e}")))
+        };
+        match self {
+            ListBody::Json { buf, count } => encode(buf, count, &obj),
+            ListBody::Table { buf, count, rows, .. } => encode(buf, count, &rows.row(ctx.resource, &obj)),
+            ListBody::Yaml { items } => {
+                items.push(obj);
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(self, ctx: &Ctx<'_>, metadata: Value) -> Result<Reply, ApiError> {
+        let resource = ctx.resource;
+        let wrap = |head: Value, list_field: &str, items: Vec<u8>| -> Reply {
+            // `head` is an object; the items go in as its last field, already encoded.
+            let mut body = head.to_string().into_bytes();
+            body.pop();
+            body.extend_from_slice(format!(",\"{list_field}\":[").as_bytes());
+            body.extend_from_slice(&items);
+            body.extend_from_slice(b"]}");
+            Reply::Full { code: 200, content_type: "application/json".into(), body: body.into() }
+        };
+        Ok(match self {
+            ListBody::Json { buf, .. } => wrap(
+                json!({
+                    "kind": format!("{}List", resource.kind),
+                    "apiVersion": storage::api_version(resource.group, resource.version),
+                    "metadata": metadata,
+                }),
+                "items",
+                buf,
+            ),
+            ListBody::Table { buf, version, .. } => wrap(
+                json!({
+                    "kind": "Table",
+                    "apiVersion": format!("meta.k8s.io/{version}"),
+                    "metadata": metadata,
+                    "columnDefinitions": crate::table::column_definitions(resource),
+                }),
+                "rows",
+                buf,
+            ),
+            ListBody::Yaml { items } => ctx.respond(
+                200,
+                json!({
+                    "kind": format!("{}List", resource.kind),
+                    "apiVersion": storage::api_version(resource.group, resource.version),
+                    "metadata": metadata,
+                    "items": items,
+                }),
+            ),
+        })
+    }
 }
 
 #[cfg(test)]
