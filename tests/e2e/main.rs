@@ -5,6 +5,7 @@ mod cluster;
 mod support;
 
 mod bad_data_dir;
+mod bad_requests;
 mod client_library;
 mod crash_loop;
 mod etcdctl_diff;
