@@ -8,6 +8,7 @@
 //! RocksDB, Raft or the etcd wire protocol.
 
 mod admission;
+mod apply;
 pub mod auth;
 mod cache;
 pub mod catalog;

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams, VersionMatch, WatchEvent, WatchParams};
+use kube::api::{
+    Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams, VersionMatch, WatchEvent, WatchParams,
+};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
@@ -120,6 +122,17 @@ async fn exercise(cluster: &Cluster) {
         Err(kube::Error::Api(status)) => assert!(status.is_already_exists() && status.code == 409, "{status:?}"),
         other => panic!("creating an existing name must be 409 AlreadyExists, got {other:?}"),
     }
+
+    // Server-side apply, as operators and Flux do it: create, then take fields over.
+    let params = PatchParams::apply("client-library").force();
+    let applied = maps.patch("applied", &params, &Patch::Apply(&config_map("applied", "one"))).await.expect("apply");
+    assert_eq!(applied.data.as_ref().and_then(|d| d.get("value")).map(String::as_str), Some("one"));
+    let again =
+        maps.patch("applied", &params, &Patch::Apply(&config_map("applied", "two"))).await.expect("apply again");
+    assert_eq!(again.data.as_ref().and_then(|d| d.get("value")).map(String::as_str), Some("two"));
+    let managers: Vec<_> = again.metadata.managed_fields.iter().flatten().filter_map(|m| m.manager.clone()).collect();
+    assert_eq!(managers, ["client-library"]);
+    maps.delete("applied", &DeleteParams::default()).await.expect("delete");
 
     // A watch resumed from a list's resourceVersion sees exactly what came after it.
     let listed = maps.list(&ListParams::default()).await.expect("list");

@@ -285,6 +285,41 @@ fn battery(cluster: &Cluster, v: &str) {
     cluster.expect_ok(v, &["edit"], &edited);
     assert_eq!(cluster.ok(v, &["get", "cm", "settings", "-n", ns, "-o", "jsonpath={.data.colour}"]), "red");
 
+    // Server-side apply: a second apply that leaves out a field it applied before removes it; others stay.
+    let ssa = |labels: &str, colour: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\n  labels: {{{labels}}}\ndata: {{colour: {colour}}}\n"
+        )
+    };
+    let out = cluster.kubectl_stdin(
+        v,
+        &["apply", "--server-side", "-n", ns, "-f", "-"],
+        &ssa("app: web, tier: front", "blue"),
+    );
+    assert_contains(
+        &cluster.expect_ok(v, &["apply --server-side"], &out),
+        "configmap/applied serverside-applied",
+        "SSA",
+    );
+    cluster.ok(v, &["annotate", "configmap", "applied", "-n", ns, "owner=ops"]);
+    let out = cluster.kubectl_stdin(v, &["apply", "--server-side", "-n", ns, "-f", "-"], &ssa("app: web", "green"));
+    cluster.expect_ok(v, &["apply --server-side"], &out);
+    let applied: serde_json::Value = serde_json::from_str(
+        &cluster.ok(v, &["get", "configmap", "applied", "-n", ns, "-o", "json", "--show-managed-fields"]),
+    )
+    .expect("json");
+    assert_eq!(applied["metadata"]["labels"], serde_json::json!({"app": "web"}), "the released label is gone");
+    assert_eq!(applied["metadata"]["annotations"]["owner"], "ops", "a field the applier never owned stays");
+    assert_eq!(applied["data"]["colour"], "green");
+    assert_eq!(applied["metadata"]["managedFields"][0]["operation"], "Apply", "{applied}");
+    let diff = cluster.kubectl_stdin(v, &["diff", "--server-side", "-n", ns, "-f", "-"], &ssa("app: web", "green"));
+    assert_eq!(
+        diff.status.code(),
+        Some(0),
+        "kubectl diff --server-side after apply: {}",
+        String::from_utf8_lossy(&diff.stdout)
+    );
+
     // Server-side dry run writes nothing.
     let dry = cluster.kubectl_stdin(
         v,

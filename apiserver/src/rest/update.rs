@@ -73,6 +73,12 @@ fn merge_system_fields(ctx: &Ctx<'_>, sub: Option<&str>, old: &Value, new: Value
             };
         }
         meta.remove("selfLink");
+        // A client that leaves managedFields out keeps them, as upstream's field manager does.
+        if !meta.contains_key("managedFields")
+            && let Some(managed) = old_meta.get("managedFields")
+        {
+            meta.insert("managedFields".into(), managed.clone());
+        }
         match old_meta.get("resourceVersion") {
             Some(v) => meta.insert("resourceVersion".into(), v.clone()),
             None => meta.remove("resourceVersion"),
@@ -194,13 +200,7 @@ pub(crate) async fn patch(
         BodyType::JsonPatch | BodyType::MergePatch | BodyType::StrategicMergePatch => {
             serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("error decoding patch: {e}")))?
         }
-        BodyType::ApplyPatch => {
-            return Err(ApiError::UnsupportedMediaType(
-                "server-side apply (application/apply-patch+yaml) is not supported by bramble yet; \
-                 use client-side `kubectl apply`"
-                    .into(),
-            ));
-        }
+        BodyType::ApplyPatch => return apply_patch(ctx, name, sub, body).await,
         BodyType::Json | BodyType::Yaml | BodyType::Protobuf => {
             return Err(ApiError::UnsupportedMediaType(
                 "the body of the request was in an unknown format - accepted media types include: \
@@ -275,6 +275,80 @@ pub(crate) async fn patch(
         ctx.check_fields(&mut patched)?;
         let preconditioned = check_precondition(ctx, name, changed_rv(&current.obj, &patched), current)?;
         Ok((patched, preconditioned))
+    })
+    .await?;
+    Ok(ctx.respond(200, updated))
+}
+
+/// Server-side apply: the applied configuration merged into the object (or
+/// creating it), with the manager's fields recorded (see `apply.rs`).
+async fn apply_patch(ctx: &Ctx<'_>, name: &str, sub: Option<&str>, body: &[u8]) -> Result<Reply, ApiError> {
+    let resource = ctx.resource;
+    let manager = ctx.query.get("fieldManager").filter(|m| !m.is_empty()).ok_or_else(|| ApiError::Invalid {
+        qualified_kind: "PatchOptions.meta.k8s.io".into(),
+        group: "meta.k8s.io".into(),
+        kind: "PatchOptions".into(),
+        name: String::new(),
+        message: "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"
+            .into(),
+        causes: vec![crate::status::Cause {
+            reason: "FieldValueRequired".into(),
+            message: "Required value: is required for apply patch".into(),
+            field: "fieldManager".into(),
+        }],
+    })?;
+    if sub == Some("scale") {
+        return Err(ApiError::UnsupportedMediaType(
+            "server-side apply of the scale subresource is not supported; apply the workload itself".into(),
+        ));
+    }
+    let text = std::str::from_utf8(body).map_err(|_| ApiError::BadRequest("the apply patch is not UTF-8".into()))?;
+    let mut applied: Value =
+        serde_saphyr::from_str(text).map_err(|e| ApiError::BadRequest(format!("error decoding YAML: {e}")))?;
+    if !applied.is_object() {
+        return Err(ApiError::BadRequest("the apply patch is not an object".into()));
+    }
+    super::create::check_type(
+        ctx,
+        &mut applied,
+        resource.kind,
+        &storage::api_version(resource.group, resource.version),
+    )?;
+    ctx.check_fields(&mut applied)?;
+    {
+        let meta = object::metadata_mut(&mut applied)?;
+        match meta.get("name").and_then(Value::as_str) {
+            None | Some("") => {
+                meta.insert("name".into(), json!(name));
+            }
+            Some(n) if n == name => {}
+            Some(n) => {
+                return Err(ApiError::BadRequest(format!(
+                    "the name of the object ({n}) does not match the name on the URL ({name})"
+                )));
+            }
+        }
+        if let (Some(ns), Some(body_ns)) = (ctx.namespace(), meta.get("namespace").and_then(Value::as_str))
+            && !body_ns.is_empty()
+            && body_ns != ns
+        {
+            return Err(ApiError::BadRequest(
+                "the namespace of the provided object does not match the namespace sent on the request".into(),
+            ));
+        }
+    }
+    let type_name = crate::patch_meta::root_type(resource.group, resource.version, resource.kind);
+    let now = object::now_rfc3339();
+    match object::load_existing(ctx, name).await {
+        Err(ApiError::NotFound { .. }) if sub.is_none() => {
+            let created = crate::apply::apply(None, &applied, manager, type_name, &now);
+            return super::create::create(ctx, created).await;
+        }
+        Err(e) => return Err(e),
+        Ok(_) => {}
+    }
+    let updated = guaranteed_update(ctx, name, sub, |current| {
+        Ok((crate::apply::apply(Some(&current.obj), &applied, manager, type_name, &now), false))
     })
     .await?;
     Ok(ctx.respond(200, updated))
