@@ -497,3 +497,44 @@ fn anonymous_and_unknown_users_get_upstreams_401_and_403() {
         "403 for a token user",
     );
 }
+
+#[test]
+fn pods_are_bound_and_evicted_through_their_subresources() {
+    let cluster = Cluster::start(Datastore::Embedded);
+    let v = "1.33";
+    cluster.ok(v, &["run", "p1", "--image=busybox", "--restart=Never", "--", "sleep", "1000"]);
+    let binding = r#"{"apiVersion":"v1","kind":"Binding","metadata":{"name":"p1","annotations":{"scheduled-by":"test"}},"target":{"apiVersion":"v1","kind":"Node","name":"node-a"}}"#;
+    let bound = cluster.kubectl_stdin(
+        v,
+        &["create", "--raw", "/api/v1/namespaces/default/pods/p1/binding", "-f", "-"],
+        binding,
+    );
+    assert_contains(&cluster.expect_ok(v, &["binding"], &bound), r#""status":"Success""#, "binding");
+    let pod: serde_json::Value =
+        serde_json::from_str(&cluster.ok(v, &["get", "pod", "p1", "-o", "json"])).expect("json");
+    assert_eq!(pod["spec"]["nodeName"], "node-a");
+    assert_eq!(pod["metadata"]["annotations"]["scheduled-by"], "test");
+    let scheduled = pod["status"]["conditions"].as_array().and_then(|c| c.iter().find(|c| c["type"] == "PodScheduled"));
+    assert_eq!(scheduled.map(|c| c["status"].clone()), Some(serde_json::json!("True")), "{pod}");
+    let again = cluster.kubectl_stdin(
+        v,
+        &["create", "--raw", "/api/v1/namespaces/default/pods/p1/binding", "-f", "-"],
+        binding,
+    );
+    assert!(!again.status.success());
+    assert_contains(
+        &String::from_utf8_lossy(&again.stderr),
+        "is already assigned to node \"node-a\"",
+        "second binding",
+    );
+    let eviction = r#"{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"p1","namespace":"default"}}"#;
+    let evicted = cluster.kubectl_stdin(
+        v,
+        &["create", "--raw", "/api/v1/namespaces/default/pods/p1/eviction", "-f", "-"],
+        eviction,
+    );
+    assert_contains(&cluster.expect_ok(v, &["eviction"], &evicted), r#""status":"Success""#, "eviction");
+    // A bound pod waits for its kubelet to confirm; until then it is Terminating.
+    let deleting = cluster.ok(v, &["get", "pod", "p1", "-o", "jsonpath={.metadata.deletionTimestamp}"]);
+    assert!(!deleting.is_empty(), "the evicted pod is being deleted");
+}

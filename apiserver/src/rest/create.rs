@@ -132,6 +132,33 @@ pub(crate) async fn create_subresource(ctx: &Ctx<'_>, name: &str, sub: &str, bod
     }
 }
 
+/// The pod's `PodScheduled` condition set to True; its transition time
+/// moves only when its status changes, as upstream's UpdatePodCondition does.
+fn set_pod_scheduled(pod: &mut Value) {
+    let Some(obj) = pod.as_object_mut() else { return };
+    let status = obj.entry("status").or_insert_with(|| json!({}));
+    let Some(status) = status.as_object_mut() else { return };
+    let conditions = status.entry("conditions").or_insert_with(|| json!([]));
+    let Some(conditions) = conditions.as_array_mut() else { return };
+    match conditions.iter_mut().find(|c| c["type"] == "PodScheduled") {
+        Some(c) if c["status"] == "True" => {}
+        Some(c) => {
+            c["status"] = json!("True");
+            c["lastTransitionTime"] = json!(object::now_rfc3339());
+            if let Some(c) = c.as_object_mut() {
+                c.remove("reason");
+                c.remove("message");
+            }
+        }
+        None => conditions.push(json!({
+            "type": "PodScheduled",
+            "status": "True",
+            "lastProbeTime": null,
+            "lastTransitionTime": object::now_rfc3339(),
+        })),
+    }
+}
+
 async fn bind(ctx: &Ctx<'_>, name: &str, body: Value) -> Result<Reply, ApiError> {
     let node = body.pointer("/target/name").and_then(Value::as_str).filter(|n| !n.is_empty()).ok_or_else(|| {
         ApiError::Invalid {
@@ -170,6 +197,17 @@ async fn bind(ctx: &Ctx<'_>, name: &str, body: Value) -> Result<Reply, ApiError>
         if let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) {
             spec.insert("nodeName".into(), json!(node));
         }
+        // As upstream's binding: the binding's annotations go onto the pod, and PodScheduled becomes True.
+        if let Some(annotations) = body.pointer("/metadata/annotations").and_then(Value::as_object)
+            && !annotations.is_empty()
+        {
+            let meta = object::metadata_mut(&mut pod)?;
+            let target = meta.entry("annotations").or_insert_with(|| json!({}));
+            if let Some(target) = target.as_object_mut() {
+                target.extend(annotations.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        set_pod_scheduled(&mut pod);
         let key = storage::key(ctx.resource, ctx.namespace(), name);
         let bytes = storage::encode(ctx.resource, &pod)?;
         match ctx.api.store.update(&key, &bytes, current.revision, 0).await? {
