@@ -120,6 +120,10 @@ pub struct ServerArgs {
     #[arg(long)]
     pub disable_agent: bool,
 
+    /// Do not run the controllers on this server.
+    #[arg(long)]
+    pub disable_controller_manager: bool,
+
     /// Packaged components not to deploy (k3s: coredns, servicelb, traefik, local-storage, metrics-server).
     #[arg(long, value_delimiter = ',')]
     pub disable: Vec<String>,

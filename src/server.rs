@@ -144,6 +144,17 @@ fn token_file(args: &ServerArgs) -> anyhow::Result<apiserver::TokenFile> {
     Ok(tokens)
 }
 
+/// A client of our own API server for the controllers, over loopback with
+/// the admin credentials (there is no RBAC yet to give them less).
+async fn controller_client(pki: &apiserver::Pki, port: u16) -> anyhow::Result<kube::Client> {
+    let text = apiserver::kubeconfig::render(pki, &format!("https://127.0.0.1:{port}"));
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&text).context("the controllers' kubeconfig")?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+        .await
+        .context("the controllers' client configuration")?;
+    kube::Client::try_from(config).context("the controllers' client")
+}
+
 async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let tokens = token_file(&args)?;
@@ -194,6 +205,21 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         apiserver::KUBERNETES_VERSION,
         args.write_kubeconfig.display()
     );
+    if args.disable_controller_manager {
+        tracing::info!("--disable-controller-manager: this server runs no controllers");
+    } else {
+        let client = controller_client(&pki, port).await?;
+        let config = controllers::ControllerConfig {
+            election: controllers::leader::Election {
+                namespace: "kube-system".into(),
+                name: "kube-controller-manager".into(),
+                identity: controllers::identity(&args.node_name.clone().unwrap_or_else(host_name)),
+                timing: Default::default(),
+            },
+            root_ca_pem: pki.server_ca_pem.clone(),
+        };
+        tokio::spawn(controllers::run(client, config));
+    }
     if !args.disable_agent {
         tracing::info!("the agent (pods on this node) is not part of bramble yet; this server runs no pods");
     }

@@ -20,6 +20,9 @@ use crate::cluster::{Cluster, Datastore};
 use crate::support::runtime;
 
 const NS: &str = "client-library";
+/// Every object the test makes carries this label, and every list and watch selects it:
+/// the namespace also holds what controllers put there (kube-root-ca.crt).
+const MINE: &str = "made-by=client-library";
 
 async fn client(cluster: &Cluster) -> Client {
     // One crypto provider for the whole process, as the binary does.
@@ -33,7 +36,11 @@ async fn client(cluster: &Cluster) -> Client {
 
 fn config_map(name: &str, value: &str) -> ConfigMap {
     ConfigMap {
-        metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            labels: Some([("made-by".to_string(), "client-library".to_string())].into()),
+            ..Default::default()
+        },
         data: Some([("value".to_string(), value.to_string())].into()),
         ..Default::default()
     }
@@ -65,15 +72,24 @@ async fn exercise(cluster: &Cluster) {
     let client = client(cluster).await;
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let ns = Namespace { metadata: ObjectMeta { name: Some(NS.into()), ..Default::default() }, ..Default::default() };
-    let created = namespaces.create(&PostParams::default(), &ns).await.expect("create the namespace");
-    // A revision from before anything in the namespace was listed or watched: older than any watch cache window.
-    let before_everything = created.metadata.resource_version.clone().expect("a resourceVersion");
+    namespaces.create(&PostParams::default(), &ns).await.expect("create the namespace");
     let maps: Api<ConfigMap> = Api::namespaced(client.clone(), NS);
 
-    // Pagination: 25 objects in pages of 10, each page carrying a continue token but the last.
+    // Pagination: 25 objects (and whatever controllers added) in pages of 10, each page carrying a
+    // continue token and the count of what remains, but the last.
     for i in 0..25 {
         maps.create(&PostParams::default(), &config_map(&format!("page-{i:02}"), "x")).await.expect("create");
     }
+    let everything: Vec<String> = maps
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .filter_map(|o| o.metadata.name)
+        .collect();
+    let total = everything.len();
+    assert!(total >= 25, "{everything:?}");
     let mut seen = Vec::new();
     let mut token: Option<String> = None;
     let mut pages = 0;
@@ -90,11 +106,20 @@ async fn exercise(cluster: &Cluster) {
         if token.is_none() {
             break;
         }
-        assert_eq!(page.metadata.remaining_item_count, Some(25 - seen.len() as i64), "remainingItemCount");
+        assert_eq!(page.metadata.remaining_item_count, Some((total - seen.len()) as i64), "remainingItemCount");
     }
-    assert_eq!(pages, 3);
+    assert_eq!(pages, total.div_ceil(10));
+    assert_eq!(seen, everything, "pages come in name order, each object once");
+    let mine: Vec<String> = maps
+        .list(&ListParams::default().labels(MINE))
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .filter_map(|o| o.metadata.name)
+        .collect();
     let expected: Vec<String> = (0..25).map(|i| format!("page-{i:02}")).collect();
-    assert_eq!(seen, expected, "pages come in name order, each object once");
+    assert_eq!(mine, expected, "a label selector finds exactly the test's objects");
 
     // Optimistic concurrency: an update carrying a stale resourceVersion is a 409.
     let first = maps.get("page-00").await.expect("get");
@@ -135,7 +160,7 @@ async fn exercise(cluster: &Cluster) {
     maps.delete("applied", &DeleteParams::default()).await.expect("delete");
 
     // A watch resumed from a list's resourceVersion sees exactly what came after it.
-    let listed = maps.list(&ListParams::default()).await.expect("list");
+    let listed = maps.list(&ListParams::default().labels(MINE)).await.expect("list");
     let from = listed.metadata.resource_version.clone().expect("a list has a resourceVersion");
     maps.create(&PostParams::default(), &config_map("after-list", "1")).await.expect("create");
     let mut changed = updated.clone();
@@ -143,7 +168,7 @@ async fn exercise(cluster: &Cluster) {
     changed.data = Some([("value".to_string(), "changed".to_string())].into());
     maps.replace("page-00", &PostParams::default(), &changed).await.expect("update");
     maps.delete("page-01", &DeleteParams::default()).await.expect("delete");
-    let mut resumed = maps.watch(&WatchParams::default().timeout(30), &from).await.expect("watch").boxed();
+    let mut resumed = maps.watch(&WatchParams::default().labels(MINE).timeout(30), &from).await.expect("watch").boxed();
     let events = [
         next_event(&mut resumed, "resumed watch, 1st").await,
         next_event(&mut resumed, "resumed watch, 2nd").await,
@@ -172,7 +197,7 @@ async fn exercise(cluster: &Cluster) {
     drop(resumed);
 
     // A streaming list: every object as Added, then a bookmark marking the end of the initial events.
-    let params = WatchParams::streaming_lists().timeout(30);
+    let params = WatchParams::streaming_lists().labels(MINE).timeout(30);
     let mut stream = maps.watch(&params, "").await.expect("watch-list").boxed();
     let mut initial = BTreeSet::new();
     loop {
@@ -206,7 +231,8 @@ async fn exercise(cluster: &Cluster) {
         }
         other => panic!("an exact list at a compacted revision must be 410, got {other:?}"),
     }
-    let gone = maps.watch(&WatchParams::default().timeout(30), &before_everything).await;
+    // Revision 1 is older than any watch cache window (the server's bootstrap wrote after it).
+    let gone = maps.watch(&WatchParams::default().timeout(30), "1").await;
     match gone {
         Ok(stream) => {
             let mut stream = stream.boxed();
@@ -223,7 +249,8 @@ async fn exercise(cluster: &Cluster) {
     }
 
     // kube-runtime's watcher (what operators are built on) lists, watches, and sees changes.
-    let watcher = kube::runtime::watcher(maps.clone(), kube::runtime::watcher::Config::default().page_size(7));
+    let watcher =
+        kube::runtime::watcher(maps.clone(), kube::runtime::watcher::Config::default().labels(MINE).page_size(7));
     let mut applied = Box::pin(kube::runtime::WatchStreamExt::applied_objects(watcher));
     let mut names = BTreeSet::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);

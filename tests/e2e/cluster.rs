@@ -42,22 +42,31 @@ impl Cluster {
 
     /// Starts a server with extra command-line flags.
     pub fn start_with(datastore: Datastore, extra: &[&str]) -> Cluster {
+        let etcd = match datastore {
+            Datastore::Embedded => None,
+            Datastore::ExternalEtcd => Some(Store::start(Flavor::Etcd)),
+        };
+        let url = etcd.as_ref().map(Store::url);
+        Cluster::launch(etcd, url, extra)
+    }
+
+    /// Starts a server on an etcd that others may share (`--datastore-endpoint`), as servers of one
+    /// cluster share their datastore.
+    pub fn start_on_etcd(etcd_url: &str, extra: &[&str]) -> Cluster {
+        Cluster::launch(None, Some(etcd_url.to_string()), extra)
+    }
+
+    fn launch(etcd: Option<Store>, external: Option<String>, extra: &[&str]) -> Cluster {
         let scratch = tempfile::tempdir().expect("create a scratch directory");
         let data_dir = scratch.path().join("data");
         let kubeconfig = scratch.path().join("kubeconfig.yaml");
         let log = scratch.path().join("server.log");
         let port = free_port();
-        let etcd = match datastore {
-            Datastore::Embedded => None,
-            Datastore::ExternalEtcd => Some(Store::start(Flavor::Etcd)),
-        };
         // An empty config file of its own, so that the machine's /etc/bramble/config.yaml is not read.
         let config = scratch.path().join("config.yaml");
         std::fs::write(&config, "{}\n").expect("write the config file");
-        let etcd_url = match &etcd {
-            Some(etcd) => etcd.url(),
-            None => format!("http://127.0.0.1:{}", free_port()),
-        };
+        let external_store = external.is_some();
+        let etcd_url = external.unwrap_or_else(|| format!("http://127.0.0.1:{}", free_port()));
         let mut args: Vec<std::ffi::OsString> = vec!["server".into(), "--config".into(), config.into()];
         args.extend(["--data-dir".into(), data_dir.into()]);
         for arg in ["--https-listen-port", &port.to_string(), "--bind-address", "127.0.0.1"] {
@@ -68,7 +77,7 @@ impl Cluster {
         }
         args.extend(["--write-kubeconfig".into(), kubeconfig.clone().into()]);
         args.extend(extra.iter().map(Into::into));
-        let store_flag = if etcd.is_some() { "--datastore-endpoint" } else { "--etcd-listen-client-urls" };
+        let store_flag = if external_store { "--datastore-endpoint" } else { "--etcd-listen-client-urls" };
         args.extend([store_flag.into(), etcd_url.clone().into()]);
         let child = spawn(&args, &log);
         let mut cluster = Cluster { child: Some(child), port, kubeconfig, etcd_url, log, scratch, _etcd: etcd, args };

@@ -7,6 +7,7 @@ mod support;
 mod bad_data_dir;
 mod bad_requests;
 mod client_library;
+mod controllers;
 mod crash_loop;
 mod etcdctl_diff;
 mod kubectl_battery;
