@@ -118,21 +118,6 @@ fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
 }
 
-/// The first host address of a CIDR (the `kubernetes` Service's ClusterIP).
-fn first_ip(cidr: &str) -> anyhow::Result<IpAddr> {
-    let (addr, prefix) =
-        cidr.split_once('/').with_context(|| format!("--service-cidr={cidr} is not a CIDR such as 10.43.0.0/16"))?;
-    let addr: std::net::Ipv4Addr =
-        addr.parse().with_context(|| format!("--service-cidr={cidr}: {addr} is not an IPv4 address"))?;
-    let prefix: u32 = prefix
-        .parse()
-        .ok()
-        .filter(|p| *p <= 30)
-        .with_context(|| format!("--service-cidr={cidr}: the prefix length must be a number up to 30"))?;
-    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
-    Ok(IpAddr::V4(std::net::Ipv4Addr::from((u32::from(addr) & mask) + 1)))
-}
-
 fn token_file(args: &ServerArgs) -> anyhow::Result<apiserver::TokenFile> {
     let mut tokens = apiserver::TokenFile::default();
     for arg in &args.kube_apiserver_arg {
@@ -158,12 +143,14 @@ async fn controller_client(pki: &apiserver::Pki, port: u16) -> anyhow::Result<ku
 async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let tokens = token_file(&args)?;
+    let service_network = apiserver::ServiceNetwork::parse(&args.service_cidr)
+        .map_err(|e| anyhow::anyhow!("--service-cidr={}: {e}", args.service_cidr))?;
     let ips = node_ips(&args);
     let names = apiserver::ServingNames {
         hostname: args.node_name.clone().unwrap_or_else(host_name),
         ips: ips.iter().copied().chain(args.advertise_address).collect(),
         extra: args.tls_san.clone(),
-        service_ip: Some(first_ip(&args.service_cidr)?),
+        service_ip: Some(IpAddr::V4(service_network.first())),
     };
     let tls_dir = args.data_dir.join("server").join("tls");
     create_private_dir(&args.data_dir.join("server"))?;
@@ -185,6 +172,8 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     let config = apiserver::ApiConfig {
         listen: SocketAddr::new(args.bind_address, args.https_listen_port),
         advertise: SocketAddr::new(advertise, args.https_listen_port).to_string(),
+        advertise_ip: advertise,
+        service_network,
         tokens,
     };
     let server = apiserver::ApiServer::start(store, &pki, config).await?;

@@ -27,6 +27,7 @@ mod request;
 mod rest;
 mod schema;
 pub mod selector;
+mod service_ips;
 pub mod status;
 mod storage;
 mod strategic_merge;
@@ -44,6 +45,7 @@ use tokio::sync::mpsc;
 pub use auth::TokenFile;
 pub use http::KUBERNETES_VERSION;
 pub use pki::{Pki, ServingNames};
+pub use service_ips::ServiceNetwork;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiServerError {
@@ -67,6 +69,10 @@ pub struct ApiConfig {
     pub listen: SocketAddr,
     /// The address clients are told to use (`serverAddressByClientCIDRs`).
     pub advertise: String,
+    /// This server's address, for the `kubernetes` Service's endpoints.
+    pub advertise_ip: std::net::IpAddr,
+    /// `--service-cidr`: where ClusterIPs come from.
+    pub service_network: ServiceNetwork,
     pub tokens: TokenFile,
 }
 
@@ -78,6 +84,7 @@ pub struct Api {
     pub(crate) cache: cache::WatchCache,
     pub(crate) tokens: TokenFile,
     pub(crate) server_address: String,
+    pub(crate) service_network: ServiceNetwork,
     namespace_queue: mpsc::UnboundedSender<String>,
 }
 
@@ -115,9 +122,16 @@ impl ApiServer {
             store,
             tokens: config.tokens,
             server_address: config.advertise,
+            service_network: config.service_network,
             namespace_queue: tx,
         });
         namespaces::bootstrap(&api).await.map_err(|e| ApiServerError::Bootstrap(e.to_string()))?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(config.listen.port());
+        if let std::net::IpAddr::V4(ip) = config.advertise_ip {
+            service_ips::bootstrap_kubernetes_service(&api, ip, port)
+                .await
+                .map_err(|e| ApiServerError::Bootstrap(e.to_string()))?;
+        }
         Ok(ApiServer { api, listener, tls, namespace_queue: rx })
     }
 

@@ -211,6 +211,9 @@ fn battery(cluster: &Cluster, v: &str) {
     let json = cluster.ok(v, &["get", "service", "web", "-n", ns, "-o", "json"]);
     let svc: serde_json::Value = serde_json::from_str(&json).expect("-o json is JSON");
     assert_eq!(svc["spec"]["type"], "ClusterIP");
+    let cluster_ip = svc["spec"]["clusterIP"].as_str().unwrap_or_default();
+    assert!(cluster_ip.starts_with("10.43.") && cluster_ip != "10.43.0.1", "a ClusterIP from --service-cidr: {svc}");
+    assert_eq!(svc["spec"]["clusterIPs"], serde_json::json!([cluster_ip]));
     assert_eq!(svc["spec"]["ports"][0]["protocol"], "TCP");
     let path = cluster.ok(v, &["get", "configmap", "settings", "-n", ns, "-o", "jsonpath={.data.colour}"]);
     assert_eq!(path, "blue");
@@ -495,6 +498,79 @@ fn anonymous_and_unknown_users_get_upstreams_401_and_403() {
         &bob,
         r#"deployments.apps is forbidden: User \"bob\" cannot list resource \"deployments\" in API group \"apps\" at the cluster scope"#,
         "403 for a token user",
+    );
+}
+
+#[test]
+fn services_get_cluster_ips_and_node_ports_and_kubernetes_is_there() {
+    let cluster = Cluster::start(Datastore::Embedded);
+    let v = "1.33";
+    let kubernetes: serde_json::Value =
+        serde_json::from_str(&cluster.ok(v, &["get", "service", "kubernetes", "-n", "default", "-o", "json"]))
+            .expect("json");
+    assert_eq!(kubernetes["spec"]["clusterIP"], "10.43.0.1");
+    assert_eq!(kubernetes["spec"]["ports"][0]["port"], 443);
+    let endpoints = cluster.ok(
+        v,
+        &[
+            "get",
+            "endpoints",
+            "kubernetes",
+            "-n",
+            "default",
+            "-o",
+            "jsonpath={.subsets[0].addresses[0].ip}:{.subsets[0].ports[0].port}",
+        ],
+    );
+    assert_eq!(endpoints, format!("127.0.0.1:{}", cluster.port));
+    cluster.ok(v, &["get", "endpointslice", "kubernetes", "-n", "default"]);
+
+    cluster.ok(v, &["create", "service", "nodeport", "np", "--tcp=80:8080"]);
+    let np: serde_json::Value =
+        serde_json::from_str(&cluster.ok(v, &["get", "service", "np", "-o", "json"])).expect("json");
+    let node_port = np["spec"]["ports"][0]["nodePort"].as_u64().unwrap_or_default();
+    assert!((30000..=32767).contains(&node_port), "a node port: {np}");
+    // A node port and a ClusterIP asked for by number are given, or refused when taken.
+    let fixed = |name: &str, ip: &str, port: u64| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n  type: NodePort\n  clusterIP: {ip}\n  ports: [{{port: 53, nodePort: {port}}}]\n"
+        )
+    };
+    let dns = cluster.kubectl_stdin(v, &["create", "-f", "-"], &fixed("dns", "10.43.0.10", 30053));
+    cluster.expect_ok(v, &["create dns"], &dns);
+    assert_eq!(cluster.ok(v, &["get", "service", "dns", "-o", "jsonpath={.spec.clusterIP}"]), "10.43.0.10");
+    let taken = cluster.kubectl_stdin(v, &["create", "-f", "-"], &fixed("dns2", "10.43.0.10", 30054));
+    assert!(!taken.status.success());
+    assert_contains(
+        &String::from_utf8_lossy(&taken.stderr),
+        "failed to allocate IP 10.43.0.10: provided IP is already allocated",
+        "taken IP",
+    );
+    let port_taken = cluster.kubectl_stdin(v, &["create", "-f", "-"], &fixed("dns3", "10.43.0.11", 30053));
+    assert_contains(
+        &String::from_utf8_lossy(&port_taken.stderr),
+        "spec.ports[0].nodePort: Invalid value: 30053: provided port is already allocated",
+        "taken port",
+    );
+    let outside = cluster.kubectl_stdin(v, &["create", "-f", "-"], &fixed("dns4", "192.168.1.1", 30055));
+    assert_contains(
+        &String::from_utf8_lossy(&outside.stderr),
+        "is not in the valid range. The range of valid IPs is 10.43.0.0/16",
+        "IP outside",
+    );
+    // Deleting a Service frees its address and port; a replace without them keeps them.
+    cluster.ok(v, &["delete", "service", "dns"]);
+    let again = cluster.kubectl_stdin(v, &["create", "-f", "-"], &fixed("dns", "10.43.0.10", 30053));
+    cluster.expect_ok(v, &["create dns again"], &again);
+    let replaced = cluster.kubectl_stdin(
+        v,
+        &["replace", "-f", "-"],
+        "apiVersion: v1\nkind: Service\nmetadata: {name: dns}\nspec:\n  type: NodePort\n  ports: [{port: 53}]\n",
+    );
+    cluster.expect_ok(v, &["replace"], &replaced);
+    assert_eq!(
+        cluster.ok(v, &["get", "service", "dns", "-o", "jsonpath={.spec.clusterIP} {.spec.ports[0].nodePort}"]),
+        "10.43.0.10 30053"
     );
 }
 

@@ -106,8 +106,24 @@ pub(crate) async fn create(ctx: &Ctx<'_>, mut obj: Value) -> Result<Reply, ApiEr
         return Ok(ctx.respond(201, obj));
     }
     let key = storage::key(resource, namespace.as_deref(), &name);
+    let is_service = resource.group.is_empty() && resource.plural == "services";
+    let claims = match (is_service, namespace.as_deref()) {
+        (true, Some(ns)) => {
+            if ctx.api.store.get(&key).await?.is_some() {
+                return Err(ApiError::AlreadyExists { gr: ctx.gr(), name });
+            }
+            Some(crate::service_ips::allocate(ctx.api, &mut obj, ns, &name).await?)
+        }
+        _ => None,
+    };
     let bytes = storage::encode(resource, &obj)?;
-    match ctx.api.store.create(&key, &bytes, 0).await? {
+    let outcome = ctx.api.store.create(&key, &bytes, 0).await;
+    if !matches!(outcome, Ok(WriteOutcome::Written { .. }))
+        && let Some(claims) = &claims
+    {
+        crate::service_ips::release_claims(ctx.api, claims).await;
+    }
+    match outcome? {
         WriteOutcome::Written { revision } => {
             let created = storage::decode_at(resource, &bytes, revision)?;
             Ok(ctx.respond(201, created))

@@ -123,7 +123,12 @@ async fn delete_one(ctx: &Ctx<'_>, name: &str, opts: &DeleteOptions) -> Result<O
             return Ok(Outcome::Deleted(obj));
         }
         match ctx.api.store.delete(&key, Some(revision)).await? {
-            WriteOutcome::Written { .. } => return Ok(Outcome::Deleted(obj)),
+            WriteOutcome::Written { .. } => {
+                if resource.group.is_empty() && resource.plural == "services" {
+                    crate::service_ips::release(ctx.api, &obj).await;
+                }
+                return Ok(Outcome::Deleted(obj));
+            }
             WriteOutcome::Conflict { current: None } => {
                 return Err(ApiError::not_found(resource.group, resource.plural, name));
             }

@@ -24,6 +24,38 @@ fn resource_version_of(obj: &Value) -> Option<&str> {
     obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
+/// An update that leaves a Service's ClusterIP or node ports empty keeps
+/// the allocated ones, as upstream's `patchAllocatedValues` does (so
+/// `kubectl replace` of a manifest without them changes nothing).
+fn keep_allocated_values(old: &Value, new: &mut Value) {
+    let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    let old_spec = &old["spec"];
+    let same_type = spec.get("type") == old_spec.get("type") || spec.get("type").is_none();
+    if spec.get("clusterIP").and_then(Value::as_str).unwrap_or("").is_empty()
+        && let Some(ip) = old_spec.get("clusterIP").filter(|ip| ip.as_str().is_some_and(|s| !s.is_empty()))
+    {
+        spec.insert("clusterIP".into(), ip.clone());
+        if let Some(ips) = old_spec.get("clusterIPs") {
+            spec.insert("clusterIPs".into(), ips.clone());
+        }
+    }
+    if !same_type {
+        return;
+    }
+    let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) else { return };
+    for port in ports.iter_mut().filter(|p| p.get("nodePort").is_none_or(|n| n.as_u64() == Some(0))) {
+        let matching = old_spec["ports"].as_array().and_then(|old_ports| {
+            old_ports.iter().find(|o| {
+                o["port"] == port["port"]
+                    && o.get("protocol").unwrap_or(&json!("TCP")) == port.get("protocol").unwrap_or(&json!("TCP"))
+            })
+        });
+        if let (Some(node_port), Some(port)) = (matching.and_then(|o| o.get("nodePort")), port.as_object_mut()) {
+            port.insert("nodePort".into(), node_port.clone());
+        }
+    }
+}
+
 /// The object to write, from the current one and the client's new one.
 fn merge_system_fields(ctx: &Ctx<'_>, sub: Option<&str>, old: &Value, new: Value) -> Result<Value, ApiError> {
     let resource = ctx.resource;
@@ -88,6 +120,9 @@ fn merge_system_fields(ctx: &Ctx<'_>, sub: Option<&str>, old: &Value, new: Value
         } else {
             meta.remove("generation");
         }
+    }
+    if resource.group.is_empty() && resource.plural == "services" && sub.is_none() {
+        keep_allocated_values(old, &mut result);
     }
     if strategy::tracks_generation(resource) && strategy::spec_changed(old, &result) {
         let next = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0) + 1;
