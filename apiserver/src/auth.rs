@@ -132,6 +132,36 @@ pub fn user_from_certificate(der: &[u8]) -> Option<User> {
     Some(User::authenticated(name, String::new(), groups))
 }
 
+/// The user a request acts as when it carries `Impersonate-User` (kubectl
+/// `--as`, `--as-group`, `--as-uid`). Only `system:masters` may impersonate
+/// until RBAC can grant the `impersonate` verb; anyone else gets upstream's 403.
+pub fn impersonate(
+    user: User,
+    as_user: Option<&str>,
+    as_groups: Vec<String>,
+    as_uid: Option<&str>,
+) -> Result<User, ApiError> {
+    let Some(name) = as_user else {
+        if as_groups.is_empty() && as_uid.is_none() {
+            return Ok(user);
+        }
+        return Err(ApiError::BadRequest(
+            "requested Impersonate-Group or Impersonate-Uid without Impersonate-User".into(),
+        ));
+    };
+    if !user.groups.iter().any(|g| g == "system:masters") {
+        return Err(ApiError::Forbidden {
+            message: format!(
+                "users \"{name}\" is forbidden: User \"{}\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope",
+                user.name
+            ),
+            gr: Some(GroupResource::new("", "users")),
+            name: name.to_string(),
+        });
+    }
+    Ok(User::authenticated(name.to_string(), as_uid.unwrap_or_default().to_string(), as_groups))
+}
+
 /// Who sent a request: a verified client certificate first, then a bearer token.
 pub fn authenticate(
     peer_cert: Option<&[u8]>,
@@ -155,6 +185,19 @@ const PUBLIC_PATHS: &[&str] = &["/healthz", "/livez", "/readyz", "/version", "/v
 
 pub fn authorize(user: &User, info: &RequestInfo) -> Result<(), ApiError> {
     if user.groups.iter().any(|g| g == "system:masters") {
+        return Ok(());
+    }
+    // What upstream's system:basic-user role grants every authenticated user: asking about oneself.
+    if let RequestInfo::Resource(req) = info
+        && user.groups.iter().any(|g| g == "system:authenticated")
+        && req.verb == "create"
+        && req.subresource.is_none()
+        && matches!(
+            (req.group.as_str(), req.resource.as_str()),
+            ("authorization.k8s.io", "selfsubjectaccessreviews" | "selfsubjectrulesreviews")
+                | ("authentication.k8s.io", "selfsubjectreviews")
+        )
+    {
         return Ok(());
     }
     match info {

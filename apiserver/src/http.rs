@@ -222,6 +222,14 @@ async fn serve_request(api: &Arc<Api>, peer_cert: Option<&[u8]>, req: Request<In
     let (parts, body) = req.into_parts();
     let header = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let user: User = auth::authenticate(peer_cert, header(header::AUTHORIZATION), &api.tokens)?;
+    let as_groups: Vec<String> =
+        parts.headers.get_all("impersonate-group").iter().filter_map(|v| v.to_str().ok().map(String::from)).collect();
+    let user = auth::impersonate(
+        user,
+        parts.headers.get("impersonate-user").and_then(|v| v.to_str().ok()),
+        as_groups,
+        parts.headers.get("impersonate-uid").and_then(|v| v.to_str().ok()),
+    )?;
     let query = Query::parse(parts.uri.query());
     let info = RequestInfo::parse(&parts.method, parts.uri.path(), &query);
     auth::authorize(&user, &info)?;
@@ -239,7 +247,7 @@ async fn serve_request(api: &Arc<Api>, peer_cert: Option<&[u8]>, req: Request<In
     match &info {
         RequestInfo::NonResource { path, .. } => non_resource(api, path, accept).await,
         RequestInfo::Resource(req) => {
-            crate::rest::handle(api, req, &query, accept, header(header::CONTENT_TYPE), body).await
+            crate::rest::handle(api, &user, req, &query, accept, header(header::CONTENT_TYPE), body).await
         }
     }
 }

@@ -499,6 +499,35 @@ fn anonymous_and_unknown_users_get_upstreams_401_and_403() {
         r#"deployments.apps is forbidden: User \"bob\" cannot list resource \"deployments\" in API group \"apps\" at the cluster scope"#,
         "403 for a token user",
     );
+
+    // Reviews: kubectl auth can-i / whoami, for the admin and, impersonated, for bob.
+    let v = "1.33";
+    assert_eq!(cluster.ok(v, &["auth", "can-i", "create", "pods"]).trim(), "yes");
+    let as_bob = cluster.kubectl(v, &["auth", "can-i", "get", "pods", "--as=bob"]);
+    assert_eq!(String::from_utf8_lossy(&as_bob.stdout).trim(), "no");
+    assert_eq!(as_bob.status.code(), Some(1), "kubectl auth can-i exits 1 for no");
+    let whoami = cluster.ok(v, &["auth", "whoami", "--as=bob", "--as-group=devs"]);
+    assert!(whoami.contains("bob") && whoami.contains("devs"), "{whoami}");
+    let statuses = cluster.ok(v, &["get", "componentstatuses"]);
+    assert!(statuses.lines().any(|l| l.starts_with("etcd-0") && l.contains("Healthy")), "{statuses}");
+    // bob may ask about himself, and may not impersonate.
+    let review = Command::new("curl")
+        .args(["-sk", "-H", "Authorization: Bearer plain-token", "-H", "Content-Type: application/json", "-X", "POST"])
+        .args(["-d", r#"{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectAccessReview","spec":{"resourceAttributes":{"verb":"get","resource":"pods"}}}"#])
+        .arg(format!("https://127.0.0.1:{}/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", cluster.port))
+        .output()
+        .expect("run curl");
+    assert_contains(&String::from_utf8_lossy(&review.stdout), r#""status":{"allowed":false}"#, "bob's review");
+    let impersonating = Command::new("curl")
+        .args(["-sk", "-H", "Authorization: Bearer plain-token", "-H", "Impersonate-User: alice"])
+        .arg(format!("https://127.0.0.1:{}/api/v1/namespaces", cluster.port))
+        .output()
+        .expect("run curl");
+    assert_contains(
+        &String::from_utf8_lossy(&impersonating.stdout),
+        r#"User \"bob\" cannot impersonate resource \"users\""#,
+        "impersonation by a non-admin",
+    );
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod create;
 mod delete;
 mod list;
 mod object;
+mod review;
 mod update;
 pub(crate) mod watch;
 
@@ -98,6 +99,7 @@ impl Ctx<'_> {
 
 pub(crate) async fn handle(
     api: &std::sync::Arc<Api>,
+    user: &crate::auth::User,
     req: &ResourceRequest,
     query: &Query,
     accept: Option<&str>,
@@ -117,10 +119,31 @@ pub(crate) async fn handle(
         }
         None => resource.has_verb(verb),
     };
-    if !allowed || !resource.stored {
+    if !allowed {
         return Err(ApiError::MethodNotSupported { gr: GroupResource::new(resource.group, resource.plural) });
     }
     let format = negotiate::object_format(accept)?;
+    if !resource.stored {
+        let ctx = Ctx {
+            api,
+            req,
+            resource,
+            query,
+            format,
+            field_validation: FieldValidation::Ignore,
+            warnings: Default::default(),
+        };
+        return match (verb, req.subresource.as_deref()) {
+            ("create", None) if review::answers(resource.kind) => {
+                review::create(&ctx, user, decode_body(content_type, &body)?)
+            }
+            ("get" | "list", None) if resource.kind == "ComponentStatus" => {
+                review::component_statuses(&ctx, req.name.as_deref()).await
+            }
+            // Bindings are created through pods/binding; a bare `bindings` POST is not served yet.
+            _ => Err(ApiError::MethodNotSupported { gr: GroupResource::new(resource.group, resource.plural) }),
+        };
+    }
     let field_validation = FieldValidation::parse(query.get("fieldValidation")).ok_or_else(|| {
         ApiError::BadRequest(format!(
             "invalid fieldValidation value: {}; supported values: \"Ignore\", \"Warn\", \"Strict\"",
