@@ -26,6 +26,11 @@ pub const NODE_PORTS: std::ops::RangeInclusive<u16> = 30000..=32767;
 /// Where node port claims live: one key per port.
 const NODE_PORT_PREFIX: &str = "/registry/bramble/nodeports/";
 
+/// Whether `resource` is core/v1 Services, whose writes allocate and release here.
+pub(crate) fn is_services(resource: &catalog::Resource) -> bool {
+    resource.group.is_empty() && resource.plural == "services"
+}
+
 /// The Service network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServiceNetwork {

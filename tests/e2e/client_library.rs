@@ -59,6 +59,11 @@ where
     }
 }
 
+/// The names a list returns, in its order.
+async fn names(maps: &Api<ConfigMap>, params: &ListParams) -> Vec<String> {
+    maps.list(params).await.expect("list").items.into_iter().filter_map(|o| o.metadata.name).collect()
+}
+
 fn name_of(event: &WatchEvent<ConfigMap>) -> String {
     match event {
         WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) => {
@@ -80,14 +85,7 @@ async fn exercise(cluster: &Cluster) {
     for i in 0..25 {
         maps.create(&PostParams::default(), &config_map(&format!("page-{i:02}"), "x")).await.expect("create");
     }
-    let everything: Vec<String> = maps
-        .list(&ListParams::default())
-        .await
-        .expect("list")
-        .items
-        .into_iter()
-        .filter_map(|o| o.metadata.name)
-        .collect();
+    let everything = names(&maps, &ListParams::default()).await;
     let total = everything.len();
     assert!(total >= 25, "{everything:?}");
     let mut seen = Vec::new();
@@ -110,14 +108,7 @@ async fn exercise(cluster: &Cluster) {
     }
     assert_eq!(pages, total.div_ceil(10));
     assert_eq!(seen, everything, "pages come in name order, each object once");
-    let mine: Vec<String> = maps
-        .list(&ListParams::default().labels(MINE))
-        .await
-        .expect("list")
-        .items
-        .into_iter()
-        .filter_map(|o| o.metadata.name)
-        .collect();
+    let mine = names(&maps, &ListParams::default().labels(MINE)).await;
     let expected: Vec<String> = (0..25).map(|i| format!("page-{i:02}")).collect();
     assert_eq!(mine, expected, "a label selector finds exactly the test's objects");
 

@@ -43,27 +43,29 @@ pub(crate) fn check_type(ctx: &Ctx<'_>, obj: &mut Value, kind: &str, api_version
     Ok(())
 }
 
+/// A body that names a namespace other than the URL's is refused, as upstream refuses it.
+pub(crate) fn check_body_namespace(ctx: &Ctx<'_>, obj: &Value) -> Result<(), ApiError> {
+    match (ctx.namespace(), storage::namespace_of(obj)) {
+        (Some(url), Some(body)) if body != url => Err(ApiError::BadRequest(
+            "the namespace of the provided object does not match the namespace sent on the request".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub(crate) async fn create(ctx: &Ctx<'_>, mut obj: Value) -> Result<Reply, ApiError> {
     let resource = ctx.resource;
     let dry_run = ctx.dry_run()?;
     check_type(ctx, &mut obj, resource.kind, &storage::api_version(resource.group, resource.version))?;
     ctx.check_fields(&mut obj)?;
+    check_body_namespace(ctx, &obj)?;
     let namespace = ctx.namespace().map(String::from);
     {
         let meta = metadata_mut(&mut obj)?;
-        match (meta.get("namespace").and_then(Value::as_str), namespace.as_deref()) {
-            (Some(body), Some(url)) if !body.is_empty() && body != url => {
-                return Err(ApiError::BadRequest(
-                    "the namespace of the provided object does not match the namespace sent on the request".into(),
-                ));
-            }
-            (_, Some(url)) => {
-                meta.insert("namespace".into(), json!(url));
-            }
-            (_, None) => {
-                meta.remove("namespace");
-            }
-        }
+        match namespace.as_deref() {
+            Some(url) => meta.insert("namespace".into(), json!(url)),
+            None => meta.remove("namespace"),
+        };
         let name = meta.get("name").and_then(Value::as_str).unwrap_or("");
         if name.is_empty()
             && let Some(prefix) = meta.get("generateName").and_then(Value::as_str).filter(|p| !p.is_empty())
@@ -106,7 +108,7 @@ pub(crate) async fn create(ctx: &Ctx<'_>, mut obj: Value) -> Result<Reply, ApiEr
         return Ok(ctx.respond(201, obj));
     }
     let key = storage::key(resource, namespace.as_deref(), &name);
-    let is_service = resource.group.is_empty() && resource.plural == "services";
+    let is_service = crate::service_ips::is_services(resource);
     let claims = match (is_service, namespace.as_deref()) {
         (true, Some(ns)) => {
             if ctx.api.store.get(&key).await?.is_some() {

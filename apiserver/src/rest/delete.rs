@@ -124,7 +124,7 @@ async fn delete_one(ctx: &Ctx<'_>, name: &str, opts: &DeleteOptions) -> Result<O
         }
         match ctx.api.store.delete(&key, Some(revision)).await? {
             WriteOutcome::Written { .. } => {
-                if resource.group.is_empty() && resource.plural == "services" {
+                if crate::service_ips::is_services(resource) {
                     crate::service_ips::release(ctx.api, &obj).await;
                 }
                 return Ok(Outcome::Deleted(obj));

@@ -121,7 +121,7 @@ fn merge_system_fields(ctx: &Ctx<'_>, sub: Option<&str>, old: &Value, new: Value
             meta.remove("generation");
         }
     }
-    if resource.group.is_empty() && resource.plural == "services" && sub.is_none() {
+    if crate::service_ips::is_services(resource) && sub.is_none() {
         keep_allocated_values(old, &mut result);
     }
     if strategy::tracks_generation(resource) && strategy::spec_changed(old, &result) {
@@ -208,13 +208,7 @@ pub(crate) async fn update(ctx: &Ctx<'_>, name: &str, sub: Option<&str>, mut bod
     let resource = ctx.resource;
     super::create::check_type(ctx, &mut body, resource.kind, &storage::api_version(resource.group, resource.version))?;
     ctx.check_fields(&mut body)?;
-    if let Some(ns) = ctx.namespace()
-        && storage::namespace_of(&body).is_some_and(|b| b != ns)
-    {
-        return Err(ApiError::BadRequest(
-            "the namespace of the provided object does not match the namespace sent on the request".into(),
-        ));
-    }
+    super::create::check_body_namespace(ctx, &body)?;
     let wanted = resource_version_of(&body).map(String::from);
     let updated = guaranteed_update(ctx, name, sub, |current| {
         let preconditioned = check_precondition(ctx, name, wanted.as_deref(), current)?;
@@ -363,15 +357,8 @@ async fn apply_patch(ctx: &Ctx<'_>, name: &str, sub: Option<&str>, body: &[u8]) 
                 )));
             }
         }
-        if let (Some(ns), Some(body_ns)) = (ctx.namespace(), meta.get("namespace").and_then(Value::as_str))
-            && !body_ns.is_empty()
-            && body_ns != ns
-        {
-            return Err(ApiError::BadRequest(
-                "the namespace of the provided object does not match the namespace sent on the request".into(),
-            ));
-        }
     }
+    super::create::check_body_namespace(ctx, &applied)?;
     let type_name = crate::patch_meta::root_type(resource.group, resource.version, resource.kind);
     let now = object::now_rfc3339();
     match object::load_existing(ctx, name).await {
