@@ -20,6 +20,40 @@ pub struct Cli {
 pub enum Command {
     /// Run a server: the key-value store and the Kubernetes API server.
     Server(ServerArgs),
+    /// Test and benchmark mode: register fake nodes and play their kubelets
+    /// (bound pods become Running and Ready; no containers run).
+    HollowNodes(HollowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HollowArgs {
+    /// The kubeconfig of the cluster to join, with rights to write nodes and pods.
+    #[arg(long, env = "KUBECONFIG", default_value = "/etc/bramble/bramble.yaml")]
+    pub kubeconfig: PathBuf,
+
+    /// How many nodes to register.
+    #[arg(long, default_value_t = 3)]
+    pub nodes: usize,
+
+    /// Node names are `<prefix>-0`, `<prefix>-1`, ...
+    #[arg(long, default_value = "hollow")]
+    pub name_prefix: String,
+
+    /// Each node's CPU capacity.
+    #[arg(long, default_value = "4")]
+    pub cpu: String,
+
+    /// Each node's memory capacity.
+    #[arg(long, default_value = "8Gi")]
+    pub memory: String,
+
+    /// Each node's pod capacity.
+    #[arg(long, default_value_t = 110)]
+    pub max_pods: u32,
+
+    /// Extra labels on every node, as key=value (repeatable).
+    #[arg(long = "node-label")]
+    pub node_labels: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +157,10 @@ pub struct ServerArgs {
     /// Do not run the controllers on this server.
     #[arg(long)]
     pub disable_controller_manager: bool,
+
+    /// Do not run the scheduler (pods then wait for another one).
+    #[arg(long)]
+    pub disable_scheduler: bool,
 
     /// Packaged components not to deploy (k3s: coredns, servicelb, traefik, local-storage, metrics-server).
     #[arg(long, value_delimiter = ',')]

@@ -3,6 +3,7 @@
 
 mod cli;
 mod config_file;
+mod hollow;
 mod notify;
 mod server;
 
@@ -32,6 +33,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             cli::Command::Server(args) => server::run(args).await,
+            cli::Command::HollowNodes(args) => hollow::run(args).await,
         }
     });
     match result {

@@ -206,6 +206,7 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
                 timing: Default::default(),
             },
             root_ca_pem: pki.server_ca_pem.clone(),
+            scheduler: !args.disable_scheduler,
         };
         tokio::spawn(controllers::run(client, config));
     }

@@ -51,6 +51,19 @@ pub enum Format {
     Table {
         version: &'static str,
     },
+    /// `meta.k8s.io` PartialObjectMetadata(List): the metadata alone, of that version.
+    Metadata {
+        version: &'static str,
+    },
+}
+
+/// The metadata form of one object.
+pub fn partial_metadata(obj: &serde_json::Value, version: &str) -> serde_json::Value {
+    serde_json::json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": format!("meta.k8s.io/{version}"),
+        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| serde_json::json!({})),
+    })
 }
 
 fn is_json(essence: &str) -> bool {
@@ -72,7 +85,16 @@ pub fn object_format(accept: Option<&str>) -> Result<Format, ApiError> {
                     _ => continue,
                 }
             }
-            // PartialObjectMetadata and other conversions are not served.
+            Some("PartialObjectMetadata" | "PartialObjectMetadataList")
+                if is_json(&range.essence) && range.param("g") == Some("meta.k8s.io") =>
+            {
+                match range.param("v") {
+                    Some("v1") => return Ok(Format::Metadata { version: "v1" }),
+                    Some("v1beta1") => return Ok(Format::Metadata { version: "v1beta1" }),
+                    _ => continue,
+                }
+            }
+            // Other conversions are not served.
             Some(_) => continue,
             None => {}
         }
@@ -172,11 +194,12 @@ mod tests {
         check(Some("application/vnd.kubernetes.protobuf, application/json"), Ok(Format::Json));
         check(Some("application/yaml"), Ok(Format::Yaml));
         check(Some("application/vnd.kubernetes.protobuf"), Err(406));
-        check(Some("application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"), Err(406));
         check(
-            Some("application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"),
-            Ok(Format::Json),
+            Some("application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"),
+            Ok(Format::Metadata { version: "v1" }),
         );
+        check(Some("application/json;as=PartialObjectMetadata;v=v2;g=meta.k8s.io"), Err(406));
+        check(Some("application/json;as=APIGroup;v=v1;g=meta.k8s.io,application/json"), Ok(Format::Json));
     }
 
     #[test]

@@ -193,6 +193,38 @@ impl Cluster {
             let _ = child.wait();
         }
     }
+
+    /// Starts `bramble hollow-nodes`: `count` fake nodes `hollow-0..` whose
+    /// kubelets this process plays. They stop when the handle is dropped.
+    pub fn hollow_nodes(&self, count: usize, extra: &[&str]) -> HollowNodes {
+        let log = self.scratch.path().join("hollow.log");
+        let mut args: Vec<std::ffi::OsString> = vec!["hollow-nodes".into(), "--kubeconfig".into()];
+        args.push(self.kubeconfig.clone().into_os_string());
+        args.push("--nodes".into());
+        args.push(count.to_string().into());
+        args.extend(extra.iter().map(Into::into));
+        HollowNodes { child: spawn(&args, &log) }
+    }
+}
+
+/// A `bramble hollow-nodes` process. Killed when dropped.
+#[derive(Debug)]
+pub struct HollowNodes {
+    child: Child,
+}
+
+impl HollowNodes {
+    /// Stops them at once, as a node that loses power.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for HollowNodes {
+    fn drop(&mut self) {
+        self.kill9();
+    }
 }
 
 impl Drop for Cluster {

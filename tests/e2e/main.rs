@@ -14,3 +14,4 @@ mod kubectl_battery;
 mod server_restart;
 mod tls;
 mod watch_guarantees;
+mod workloads;

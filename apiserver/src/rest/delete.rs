@@ -3,9 +3,10 @@
 //! only marked (`deletionTimestamp`) and goes when its finalizers or its
 //! kubelet let it; everything else goes at once. Preconditions (uid,
 //! resourceVersion) are honoured. Cascading to dependents is the garbage
-//! collector's work (issue 4): until it exists, all three propagation
-//! policies leave dependents in place, and no GC finalizer is added that
-//! nothing would ever remove.
+//! collector's work (in `controllers`): `Foreground` marks the object with
+//! the `foregroundDeletion` finalizer and `Orphan` with `orphan`, which the
+//! collector removes once dependents are gone or released; `Background`
+//! (and no policy) deletes at once and leaves dependents to the collector.
 
 use kvstore::datastore::{ListRequest, WriteOutcome, prefix_end};
 use serde_json::{Value, json};
@@ -75,10 +76,13 @@ async fn delete_one(ctx: &Ctx<'_>, name: &str, opts: &DeleteOptions) -> Result<O
             });
         }
         let is_namespace = resource.group.is_empty() && resource.plural == "namespaces";
+        let already_marked = obj.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null());
+        if !already_marked && !is_namespace {
+            set_gc_finalizer(&mut obj, opts.propagation_policy.as_deref())?;
+        }
         let has_finalizers =
             obj.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
         let grace = grace_period(resource, &obj, opts);
-        let already_marked = obj.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null());
 
         if is_namespace || has_finalizers || grace > 0 {
             if already_marked && !(grace > 0 && grace < current_grace(&obj)) {
@@ -135,6 +139,29 @@ async fn delete_one(ctx: &Ctx<'_>, name: &str, opts: &DeleteOptions) -> Result<O
             WriteOutcome::Conflict { .. } => continue,
         }
     }
+}
+
+/// The garbage collector's finalizer for a propagation policy, as upstream's
+/// `deletionFinalizersForGarbageCollection`: one of `orphan` and
+/// `foregroundDeletion`, or neither for `Background`.
+fn set_gc_finalizer(obj: &mut Value, policy: Option<&str>) -> Result<(), ApiError> {
+    let wanted = match policy {
+        Some("Orphan") => "orphan",
+        Some("Foreground") => "foregroundDeletion",
+        Some("Background") => "",
+        _ => return Ok(()),
+    };
+    let meta = object::metadata_mut(obj)?;
+    let finalizers = meta.entry("finalizers").or_insert_with(|| json!([]));
+    let Some(list) = finalizers.as_array_mut() else { return Ok(()) };
+    list.retain(|f| f != "orphan" && f != "foregroundDeletion");
+    if !wanted.is_empty() {
+        list.push(json!(wanted));
+    }
+    if list.is_empty() {
+        meta.remove("finalizers");
+    }
+    Ok(())
 }
 
 fn current_grace(obj: &Value) -> i64 {

@@ -226,6 +226,7 @@ pub(crate) async fn list(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
 /// JSON items or Table rows are serialized at once; only YAML collects them.
 enum ListBody {
     Json { buf: Vec<u8>, count: usize },
+    Metadata { buf: Vec<u8>, count: usize, version: &'static str },
     Table { buf: Vec<u8>, count: usize, rows: crate::table::Rows, version: &'static str },
     Yaml { items: Vec<Value> },
 }
@@ -234,6 +235,7 @@ impl ListBody {
     fn new(ctx: &Ctx<'_>) -> Result<ListBody, ApiError> {
         Ok(match ctx.format {
             Format::Json => ListBody::Json { buf: Vec::new(), count: 0 },
+            Format::Metadata { version } => ListBody::Metadata { buf: Vec::new(), count: 0, version },
             Format::Table { version } => ListBody::Table {
                 buf: Vec::new(),
                 count: 0,
@@ -246,7 +248,7 @@ impl ListBody {
 
     fn len(&self) -> usize {
         match self {
-            ListBody::Json { count, .. } | ListBody::Table { count, .. } => *count,
+            ListBody::Json { count, .. } | ListBody::Metadata { count, .. } | ListBody::Table { count, .. } => *count,
             ListBody::Yaml { items } => items.len(),
         }
     }
@@ -261,6 +263,9 @@ impl ListBody {
         };
         match self {
             ListBody::Json { buf, count } => encode(buf, count, &obj),
+            ListBody::Metadata { buf, count, version } => {
+                encode(buf, count, &crate::negotiate::partial_metadata(&obj, version))
+            }
             ListBody::Table { buf, count, rows, .. } => encode(buf, count, &rows.row(ctx.resource, &obj)),
             ListBody::Yaml { items } => {
                 items.push(obj);
@@ -285,6 +290,15 @@ impl ListBody {
                 json!({
                     "kind": format!("{}List", resource.kind),
                     "apiVersion": storage::api_version(resource.group, resource.version),
+                    "metadata": metadata,
+                }),
+                "items",
+                buf,
+            ),
+            ListBody::Metadata { buf, version, .. } => wrap(
+                json!({
+                    "kind": "PartialObjectMetadataList",
+                    "apiVersion": format!("meta.k8s.io/{version}"),
                     "metadata": metadata,
                 }),
                 "items",

@@ -91,6 +91,7 @@ impl Ctx<'_> {
                 Ok(table) => json_reply(code, &table),
                 Err(err) => crate::http::error_reply(&err),
             },
+            Format::Metadata { version } => json_reply(code, &crate::negotiate::partial_metadata(&value, version)),
             Format::Yaml => crate::http::yaml_reply(code, &value),
             Format::Json => json_reply(code, &value),
         }

@@ -148,6 +148,7 @@ pub(crate) async fn watch(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
     });
     let content_type = match ctx.format {
         Format::Table { version } => format!("application/json;as=Table;v={version};g=meta.k8s.io"),
+        Format::Metadata { version } => format!("application/json;as=PartialObjectMetadata;v={version};g=meta.k8s.io"),
         _ => "application/json".to_string(),
     };
     Ok(Reply::Stream { content_type, frames: rx })
@@ -192,6 +193,7 @@ impl WatchJob {
                 *first = false;
                 Ok(table)
             }
+            Format::Metadata { version } => Ok(crate::negotiate::partial_metadata(obj, version)),
             _ => Ok(obj.clone()),
         }
     }
@@ -205,6 +207,9 @@ impl WatchJob {
             Format::Table { version } => json!({
                 "kind": "Table", "apiVersion": format!("meta.k8s.io/{version}"), "metadata": metadata,
                 "columnDefinitions": [], "rows": [],
+            }),
+            Format::Metadata { version } => json!({
+                "kind": "PartialObjectMetadata", "apiVersion": format!("meta.k8s.io/{version}"), "metadata": metadata,
             }),
             _ => json!({
                 "kind": self.resource.kind,
