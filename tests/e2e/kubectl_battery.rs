@@ -224,7 +224,17 @@ fn battery(cluster: &Cluster, v: &str) {
     let everywhere = cluster.ok(v, &["get", "configmaps", "-A"]);
     assert!(everywhere.lines().any(|l| l.split_whitespace().take(2).eq([ns, "settings"])), "get -A:\n{everywhere}");
     let labelled = cluster.ok(v, &["get", "all", "-n", ns, "-l", "app=web", "-o", "name"]);
-    assert_eq!(labelled.lines().count(), 2, "-l app=web:\n{labelled}");
+    // The Service and the Deployment, and what the controllers made for it (a ReplicaSet, pods).
+    for name in ["service/web", "deployment.apps/web"] {
+        assert!(labelled.lines().any(|l| l == name), "-l app=web lists {name}:\n{labelled}");
+    }
+    assert!(
+        labelled.lines().all(|l| l == "service/web"
+            || l.starts_with("deployment.apps/web")
+            || l.starts_with("replicaset.apps/web-")
+            || l.starts_with("pod/web-")),
+        "-l app=web lists only the web objects:\n{labelled}"
+    );
     let fielded =
         cluster.ok(v, &["get", "configmaps", "-n", ns, "--field-selector", "metadata.name=settings", "-o", "name"]);
     assert_eq!(fielded.trim(), "configmap/settings");

@@ -164,8 +164,10 @@ mod tests {
         assert_eq!(scale_down_old(&[Old { replicas: 3, available: 3 }], 1, 0, 3, 0), vec![3]);
         // The new pod became available: one old pod may go.
         assert_eq!(scale_down_old(&[Old { replicas: 3, available: 3 }], 1, 1, 3, 0), vec![2]);
-        // Unhealthy old pods go first, even below what availability alone allows.
-        assert_eq!(scale_down_old(&[Old { replicas: 3, available: 1 }], 1, 0, 3, 1), vec![1]);
+        // Unhealthy old pods go first, within what may be scaled down at all
+        // (4 pods, 2 must stay available, the new one is not yet: 1 may go).
+        assert_eq!(scale_down_old(&[Old { replicas: 3, available: 1 }], 1, 0, 3, 1), vec![2]);
+        assert_eq!(scale_down_old(&[Old { replicas: 3, available: 1 }], 1, 1, 3, 1), vec![1]);
         // Oldest first, across several old sets.
         let olds = [Old { replicas: 2, available: 2 }, Old { replicas: 2, available: 2 }];
         assert_eq!(scale_down_old(&olds, 2, 2, 4, 1), vec![0, 1]);
