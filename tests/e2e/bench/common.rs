@@ -1,4 +1,4 @@
-//! What both benchmarks need: free ports, a process's resident set size,
+//! What the benchmarks need: free ports, a process's resident set size,
 //! percentiles and rates. Measuring only; no server is started here.
 
 use std::net::TcpListener;

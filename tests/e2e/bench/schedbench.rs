@@ -23,6 +23,8 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde_json::json;
 
+// The percentiles and the etcd command line serve the other benchmarks.
+#[allow(dead_code)]
 mod common;
 use common::{free_port, per_second, rss_bytes};
 
