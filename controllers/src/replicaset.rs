@@ -354,8 +354,9 @@ fn status_of(
         let previous = rs.status.as_ref().and_then(|s| s.conditions.as_ref()).and_then(|cs| {
             cs.iter().find(|c| c.type_ == "ReplicaFailure" && c.message.as_deref() == Some(message.as_str()))
         });
-        let since =
-            previous.and_then(|c| c.last_transition_time.clone()).map_or_else(|| json!(now.to_string()), |t| json!(t));
+        let since = previous
+            .and_then(|c| c.last_transition_time.clone())
+            .map_or_else(|| json!(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now)), |t| json!(t));
         conditions.push(json!({
             "type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
             "message": message, "lastTransitionTime": since,

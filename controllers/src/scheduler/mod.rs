@@ -283,7 +283,7 @@ impl Scheduler {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &key.namespace);
         let patch = json!({"status": {"conditions": [{
             "type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
-            "lastProbeTime": null, "lastTransitionTime": k8s_openapi::jiff::Timestamp::now().to_string(),
+            "lastProbeTime": null, "lastTransitionTime": k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()),
         }]}});
         if let Err(e) = api.patch_status(&key.name, &PatchParams::default(), &Patch::Strategic(&patch)).await {
             tracing::debug!(pod = %key, "cannot report the pod unschedulable: {e}");
