@@ -175,6 +175,8 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         advertise_ip: advertise,
         service_network,
         tokens,
+        // kube-apiserver's default `--event-ttl`.
+        event_ttl: std::time::Duration::from_secs(3600),
     };
     let server = apiserver::ApiServer::start(store, &pki, config).await?;
     let port = server.local_addr()?.port();
@@ -207,6 +209,9 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
             },
             root_ca_pem: pki.server_ca_pem.clone(),
             scheduler: !args.disable_scheduler,
+            cluster_cidrs: controllers::node_ipam::parse_cluster_cidrs(&args.cluster_cidr)
+                .map_err(|e| anyhow::anyhow!("--cluster-cidr: {e}"))?,
+            storage_dir: args.data_dir.join("storage"),
         };
         tokio::spawn(controllers::run(client, config));
     }

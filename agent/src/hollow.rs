@@ -264,6 +264,18 @@ async fn play(
     let uid = pod.metadata.uid.clone().unwrap_or_default();
     let api: Api<Pod> = Api::namespaced(client.clone(), &namespace);
     if pod.metadata.deletion_timestamp.is_some() {
+        // As a kubelet, the pod's containers are killed and its phase made
+        // terminal before the object goes (finalizers may hold it a while).
+        let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("Pending");
+        if !matches!(phase, "Succeeded" | "Failed") && pod.spec.as_ref().is_some_and(|s| s.node_name.is_some()) {
+            let mut status = finished_status(&pod, 137);
+            status["phase"] = json!("Failed");
+            if let Err(e) =
+                api.patch_status(&name, &PatchParams::default(), &Patch::Merge(json!({"status": status}))).await
+            {
+                tracing::debug!(pod = %name, "hollow kubelet: cannot mark the deleted pod failed: {e}");
+            }
+        }
         let params = DeleteParams {
             grace_period_seconds: Some(0),
             preconditions: Some(Preconditions { uid: Some(uid.clone()), resource_version: None }),

@@ -34,13 +34,13 @@ mod strategic_merge;
 mod strategy;
 mod table;
 pub mod time;
+pub mod ttl;
 pub mod validation;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use kvstore::datastore::Datastore;
-use tokio::sync::mpsc;
 
 pub use auth::TokenFile;
 pub use http::KUBERNETES_VERSION;
@@ -74,6 +74,8 @@ pub struct ApiConfig {
     /// `--service-cidr`: where ClusterIPs come from.
     pub service_network: ServiceNetwork,
     pub tokens: TokenFile,
+    /// How long Events live (kube-apiserver's `--event-ttl`); zero keeps them.
+    pub event_ttl: std::time::Duration,
 }
 
 /// The shared state of every request.
@@ -85,14 +87,8 @@ pub struct Api {
     pub(crate) tokens: TokenFile,
     pub(crate) server_address: String,
     pub(crate) service_network: ServiceNetwork,
-    namespace_queue: mpsc::UnboundedSender<String>,
-}
-
-impl Api {
-    /// Tells the namespace finalizer that `name` is terminating.
-    pub(crate) fn namespace_deleted(&self, name: &str) {
-        let _ = self.namespace_queue.send(name.to_string());
-    }
+    /// Leases for the objects that expire (Events).
+    pub(crate) expiry: ttl::Expiry,
 }
 
 /// A bound, bootstrapped API server, ready to serve.
@@ -100,7 +96,6 @@ pub struct ApiServer {
     api: Arc<Api>,
     listener: tokio::net::TcpListener,
     tls: Arc<rustls::ServerConfig>,
-    namespace_queue: mpsc::UnboundedReceiver<String>,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -116,14 +111,13 @@ impl ApiServer {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| ApiServerError::Bind { addr: config.listen, source })?;
-        let (tx, rx) = mpsc::unbounded_channel();
         let api = Arc::new(Api {
             cache: cache::WatchCache::new(store.clone()),
             store,
             tokens: config.tokens,
             server_address: config.advertise,
             service_network: config.service_network,
-            namespace_queue: tx,
+            expiry: ttl::Expiry::new(config.event_ttl),
         });
         namespaces::bootstrap(&api).await.map_err(|e| ApiServerError::Bootstrap(e.to_string()))?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(config.listen.port());
@@ -132,7 +126,7 @@ impl ApiServer {
                 .await
                 .map_err(|e| ApiServerError::Bootstrap(e.to_string()))?;
         }
-        Ok(ApiServer { api, listener, tls, namespace_queue: rx })
+        Ok(ApiServer { api, listener, tls })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -141,10 +135,8 @@ impl ApiServer {
 
     /// Serves until `shutdown` completes.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
-        let finalizer = tokio::spawn(namespaces::run_finalizer(self.api.clone(), self.namespace_queue));
         let compactor = tokio::spawn(compact_history(self.api.clone()));
         let result = http::serve(self.api, self.listener, self.tls, shutdown).await;
-        finalizer.abort();
         compactor.abort();
         result
     }

@@ -70,6 +70,13 @@ pub enum ApiError {
     Timeout(String),
     #[error("{0}")]
     TooManyRequests(String),
+    /// An eviction the pod's PodDisruptionBudget does not allow now; `cause`
+    /// says why, and a client may try again after `retry_after_seconds` (0: no advice).
+    #[error("Cannot evict pod as it would violate the pod's disruption budget.")]
+    DisruptionBudget { cause: String, retry_after_seconds: u32 },
+    /// An eviction of a pod that several PodDisruptionBudgets select.
+    #[error("This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.")]
+    MultipleDisruptionBudgets,
     #[error("{0}")]
     ServiceUnavailable(String),
     #[error("{0}")]
@@ -104,9 +111,9 @@ impl ApiError {
             ApiError::Expired(_) | ApiError::Gone(_) => 410,
             ApiError::RequestEntityTooLarge(_) => 413,
             ApiError::Timeout(_) => 504,
-            ApiError::TooManyRequests(_) => 429,
+            ApiError::TooManyRequests(_) | ApiError::DisruptionBudget { .. } => 429,
             ApiError::ServiceUnavailable(_) => 503,
-            ApiError::Internal(_) => 500,
+            ApiError::Internal(_) | ApiError::MultipleDisruptionBudgets => 500,
         }
     }
 
@@ -126,9 +133,11 @@ impl ApiError {
             ApiError::Gone(_) => "Gone",
             ApiError::RequestEntityTooLarge(_) => "RequestEntityTooLarge",
             ApiError::Timeout(_) => "Timeout",
-            ApiError::TooManyRequests(_) => "TooManyRequests",
+            ApiError::TooManyRequests(_) | ApiError::DisruptionBudget { .. } => "TooManyRequests",
             ApiError::ServiceUnavailable(_) => "ServiceUnavailable",
             ApiError::Internal(_) => "InternalError",
+            // Upstream answers this one with a Status of its own that has no reason.
+            ApiError::MultipleDisruptionBudgets => "",
         }
     }
 
@@ -167,8 +176,20 @@ impl ApiError {
                 }
                 Some(Value::Object(d))
             }
+            ApiError::DisruptionBudget { cause, retry_after_seconds } => {
+                let mut d = json!({"causes": [{"reason": "DisruptionBudget", "message": cause}]});
+                if *retry_after_seconds > 0 {
+                    d["retryAfterSeconds"] = json!(retry_after_seconds);
+                }
+                Some(d)
+            }
             _ => None,
         };
+        if self.reason().is_empty()
+            && let Some(obj) = status.as_object_mut()
+        {
+            obj.remove("reason");
+        }
         if let (Some(details), Some(obj)) = (details, status.as_object_mut()) {
             // Upstream omits an empty details object.
             if details.as_object().is_some_and(|d| !d.is_empty()) {
@@ -299,5 +320,34 @@ mod tests {
         check(ApiError::TooManyRequests("slow".into()), 429, "TooManyRequests", "slow", None);
         check(ApiError::ServiceUnavailable("down".into()), 503, "ServiceUnavailable", "down", None);
         check(ApiError::Internal("boom".into()), 500, "InternalError", "boom", None);
+        check(
+            ApiError::DisruptionBudget {
+                cause: "The disruption budget web needs 2 healthy pods and has 2 currently".into(),
+                retry_after_seconds: 0,
+            },
+            429,
+            "TooManyRequests",
+            "Cannot evict pod as it would violate the pod's disruption budget.",
+            Some(json!({"causes": [{"reason": "DisruptionBudget",
+                "message": "The disruption budget web needs 2 healthy pods and has 2 currently"}]})),
+        );
+        check(
+            ApiError::DisruptionBudget {
+                cause: "The disruption budget web is still being processed by the server.".into(),
+                retry_after_seconds: 10,
+            },
+            429,
+            "TooManyRequests",
+            "Cannot evict pod as it would violate the pod's disruption budget.",
+            Some(json!({"retryAfterSeconds": 10, "causes": [{"reason": "DisruptionBudget",
+                "message": "The disruption budget web is still being processed by the server."}]})),
+        );
+        let multiple = ApiError::MultipleDisruptionBudgets.to_status();
+        assert_eq!(multiple["code"], json!(500));
+        assert_eq!(multiple.get("reason"), None, "{multiple}");
+        assert_eq!(
+            multiple["message"],
+            json!("This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.")
+        );
     }
 }

@@ -62,3 +62,68 @@ where
     }});
     api.patch(meta.name.as_deref().unwrap_or_default(), &PatchParams::default(), &Patch::Merge(&patch)).await
 }
+
+/// Upstream's `ControllerRefManager` claim: of `candidates`, the objects
+/// `owner` controls and that `matches` accepts, after adopting matching
+/// orphans (neither side being deleted) and releasing owned objects that no
+/// longer match. Objects that vanish meanwhile are skipped.
+pub async fn claim<K, O>(
+    api: &Api<K>,
+    candidates: &[std::sync::Arc<K>],
+    owner: &O,
+    matches: impl Fn(&K) -> bool,
+) -> Result<Vec<std::sync::Arc<K>>, kube::Error>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    O: kube::Resource<DynamicType = ()>,
+{
+    let uid = owner.meta().uid.clone().unwrap_or_default();
+    let mut owned = Vec::new();
+    for obj in candidates {
+        let meta = obj.meta();
+        let matching = matches(obj);
+        match controller_of(meta) {
+            Some(r) if r.uid == uid => {
+                if matching {
+                    owned.push(std::sync::Arc::clone(obj));
+                } else if let Err(e) = release(api, obj, &uid).await
+                    && !crate::is_gone(&e)
+                {
+                    return Err(e);
+                }
+            }
+            None if matching && owner.meta().deletion_timestamp.is_none() && meta.deletion_timestamp.is_none() => {
+                match adopt(api, obj, controller_ref(owner)).await {
+                    Ok(adopted) => owned.push(std::sync::Arc::new(adopted)),
+                    Err(e) if crate::is_gone(&e) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(owned)
+}
+
+/// The owners of kind `K` that a change of `pod` concerns: its controller,
+/// or for an orphan every owner in its namespace whose selector matches it.
+pub fn keys_for_pod<K>(
+    pod: &k8s_openapi::api::core::v1::Pod,
+    owners: &crate::informer::Informer<K>,
+    selects: impl Fn(&K, Option<&std::collections::BTreeMap<String, String>>) -> bool,
+) -> Vec<crate::queue::Key>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    let namespace = pod.metadata.namespace.as_deref();
+    match controller_of(&pod.metadata) {
+        Some(r) if r.kind == K::kind(&()) => vec![crate::queue::Key::new(namespace, &r.name)],
+        Some(_) => Vec::new(),
+        None => owners
+            .in_namespace(namespace.unwrap_or_default())
+            .into_iter()
+            .filter(|o| selects(o, pod.metadata.labels.as_ref()))
+            .map(|o| crate::queue::Key::of(o.meta()))
+            .collect(),
+    }
+}

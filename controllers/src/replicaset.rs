@@ -1,65 +1,115 @@
 //! The ReplicaSet controller: keeps `spec.replicas` active pods matching the
 //! selector, adopting orphans and releasing pods that no longer match, and
-//! reports counts in status. Creates go in slow-start batches (1, 2, 4, ...)
+//! reports counts in status. It runs ReplicationControllers too, seen as
+//! ReplicaSets ([`Replicated`]), as upstream's RC controller does. Creates go in slow-start batches (1, 2, 4, ...)
 //! so that a failing template costs one request, not hundreds. The pods it
 //! created or deleted are remembered until the cache shows them
-//! ("expectations"), so that a lagging cache never makes it create twice.
+//! ([`Expectations`]), so that a lagging cache never makes it create twice.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
+
+use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, ReplicationController};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, ObjectMeta, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use crate::events::{Recorder, Type};
+use crate::events::Recorder;
+use crate::expectations::Expectations;
 use crate::informer::{self, Change, Informer};
+use crate::pod_control::PodControl;
 use crate::queue::{self, Key, Next, Queue};
 use crate::{labels, owner, pods};
 
 /// Most pods created or deleted in one reconcile (upstream's burstReplicas).
 const BURST: usize = 500;
-/// How long unobserved creates and deletes hold back the next ones.
-const EXPECTATIONS_TIMEOUT: Duration = Duration::from_secs(300);
 
-#[derive(Debug, Default)]
-struct Expectations {
-    /// Names of pods created and not yet seen in the cache.
-    creates: HashSet<String>,
-    /// UIDs of pods deleted and still in the cache unmarked.
-    deletes: HashSet<String>,
-    since: Option<Instant>,
+/// A kind this controller runs: a ReplicaSet, or an object that reads as one.
+pub trait Replicated:
+    kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + std::fmt::Debug
+    + serde::de::DeserializeOwned
+    + serde::Serialize
+    + Send
+    + Sync
+    + 'static
+{
+    /// The object's spec and status as a ReplicaSet's.
+    fn as_replica_set(&self) -> ReplicaSet;
+    fn selects(&self, labels: Option<&BTreeMap<String, String>>) -> bool;
 }
 
-pub struct Controller {
+impl Replicated for ReplicaSet {
+    fn as_replica_set(&self) -> ReplicaSet {
+        self.clone()
+    }
+
+    fn selects(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
+        self.spec.as_ref().is_some_and(|s| labels::matches(&s.selector, labels))
+    }
+}
+
+/// A ReplicationController's equality selector (defaulted to its template's
+/// labels by the API server) as a label selector.
+impl Replicated for ReplicationController {
+    fn as_replica_set(&self) -> ReplicaSet {
+        let mut spec = self.spec.as_ref().and_then(|s| serde_json::to_value(s).ok()).unwrap_or_else(|| json!({}));
+        let selector = self.spec.as_ref().and_then(|s| s.selector.clone()).unwrap_or_default();
+        spec["selector"] = json!(LabelSelector { match_labels: Some(selector), match_expressions: None });
+        ReplicaSet {
+            metadata: self.metadata.clone(),
+            spec: serde_json::from_value(spec).ok(),
+            status: self
+                .status
+                .as_ref()
+                .and_then(|s| serde_json::to_value(s).ok())
+                .and_then(|s| serde_json::from_value(s).ok()),
+        }
+    }
+
+    fn selects(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
+        let selector = self.spec.as_ref().and_then(|s| s.selector.as_ref());
+        selector.is_some_and(|s| !s.is_empty() && labels::matches_map(s, labels))
+    }
+}
+
+pub struct Controller<K: Replicated> {
     client: kube::Client,
-    sets: Arc<Informer<ReplicaSet>>,
+    sets: Arc<Informer<K>>,
     pods: Arc<Informer<Pod>>,
     queue: Arc<Queue>,
-    expectations: Mutex<HashMap<Key, Expectations>>,
+    expectations: Expectations,
     events: Recorder,
 }
 
-pub async fn run(client: kube::Client, sets: Arc<Informer<ReplicaSet>>, pods: Arc<Informer<Pod>>, events: Recorder) {
+pub async fn run<K: Replicated>(
+    client: kube::Client,
+    sets: Arc<Informer<K>>,
+    pods: Arc<Informer<Pod>>,
+    events: Recorder,
+) {
     let controller =
-        Arc::new(Controller { client, sets, pods, queue: Queue::new(), expectations: Mutex::default(), events });
+        Arc::new(Controller { client, sets, pods, queue: Queue::new(), expectations: Expectations::default(), events });
     let mut set_changes = controller.sets.subscribe();
     let mut pod_changes = controller.pods.subscribe();
     controller.sets.ready().await;
     controller.pods.ready().await;
     controller.enqueue_all();
     let worker = Arc::clone(&controller);
-    tokio::spawn(queue::work(Arc::clone(&controller.queue), 4, "replicaset", move |key| {
+    let name = if K::kind(&()) == "ReplicaSet" { "replicaset" } else { "replicationcontroller" };
+    tokio::spawn(queue::work(Arc::clone(&controller.queue), 4, name, move |key| {
         let c = Arc::clone(&worker);
         async move { c.reconcile(key).await }
     }));
     loop {
         tokio::select! {
             change = informer::next(&mut set_changes) => match change {
-                Some(Change::Applied(rs) | Change::Deleted(rs)) => controller.queue.add(Key::of(&rs.metadata)),
+                Some(Change::Applied(rs) | Change::Deleted(rs)) => controller.queue.add(Key::of(rs.meta())),
                 Some(Change::Relisted) => controller.enqueue_all(),
                 None => return,
             },
@@ -72,79 +122,43 @@ pub async fn run(client: kube::Client, sets: Arc<Informer<ReplicaSet>>, pods: Ar
     }
 }
 
-impl Controller {
+impl<K: Replicated> Controller<K> {
     fn enqueue_all(&self) {
         for rs in self.sets.store.state() {
-            self.queue.add(Key::of(&rs.metadata));
+            self.queue.add(Key::of(rs.meta()));
         }
     }
 
-    /// A pod's owner, or for an orphan every set that might adopt it.
     fn pod_changed(&self, pod: &Pod) {
-        let namespace = pod.metadata.namespace.as_deref();
-        match owner::controller_of(&pod.metadata) {
-            Some(r) if r.kind == "ReplicaSet" => self.queue.add(Key::new(namespace, &r.name)),
-            Some(_) => {}
-            None => {
-                for rs in self.sets.in_namespace(namespace.unwrap_or_default()) {
-                    let selector = rs.spec.as_ref().map(|s| &s.selector);
-                    if selector.is_some_and(|s| labels::matches(s, pod.metadata.labels.as_ref())) {
-                        self.queue.add(Key::of(&rs.metadata));
-                    }
-                }
-            }
+        for key in owner::keys_for_pod(pod, &self.sets, |rs, labels| rs.selects(labels)) {
+            self.queue.add(key);
         }
     }
 
     async fn reconcile(&self, key: Key) -> Result<Next, kube::Error> {
-        let Some(rs) = self.sets.get(Some(&key.namespace), &key.name) else {
-            self.lock_expectations().remove(&key);
+        let Some(obj) = self.sets.get(Some(&key.namespace), &key.name) else {
+            self.expectations.forget(&key);
             return Ok(Next::Done);
         };
-        let uid = rs.metadata.uid.clone().unwrap_or_default();
+        let rs = obj.as_replica_set();
         let spec = rs.spec.clone().unwrap_or_default();
         let pod_api: Api<Pod> = Api::namespaced(self.client.clone(), &key.namespace);
         let all = self.pods.in_namespace(&key.namespace);
 
-        let mut owned: Vec<Arc<Pod>> = Vec::new();
-        for pod in all.iter() {
-            let matching = labels::matches(&spec.selector, pod.metadata.labels.as_ref());
-            match owner::controller_of(&pod.metadata) {
-                Some(r) if r.uid == uid => {
-                    if matching {
-                        owned.push(Arc::clone(pod));
-                    } else if let Err(e) = owner::release(&pod_api, pod, &uid).await
-                        && !crate::is_gone(&e)
-                    {
-                        return Err(e);
-                    }
-                }
-                None if matching
-                    && rs.metadata.deletion_timestamp.is_none()
-                    && pod.metadata.deletion_timestamp.is_none() =>
-                {
-                    match owner::adopt(&pod_api, pod, owner::controller_ref(rs.as_ref())).await {
-                        Ok(adopted) => owned.push(Arc::new(adopted)),
-                        Err(e) if crate::is_gone(&e) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                _ => {}
-            }
-        }
-        let active: Vec<&Pod> = owned.iter().map(AsRef::as_ref).filter(|p| pods::is_active(p)).collect();
+        let owned = owner::claim(&pod_api, &all, obj.as_ref(), |pod| obj.selects(pod.metadata.labels.as_ref())).await?;
+        let active: Vec<Arc<Pod>> = owned.iter().filter(|p| pods::is_active(p)).cloned().collect();
 
         let mut failure = None;
-        if rs.metadata.deletion_timestamp.is_none() && self.expectations_met(&key, &all) {
+        if rs.metadata.deletion_timestamp.is_none() && self.expectations.met(&key, &all) {
             let want = usize::try_from(spec.replicas.unwrap_or(1)).unwrap_or(0);
-            if let Err(e) = self.manage(&key, &rs, &pod_api, &active, want).await {
+            if let Err(e) = self.manage(&key, &obj, &pod_api, &active, want).await {
                 failure = Some(e);
             }
         }
         let now = Timestamp::now();
         let (status, wait) = status_of(&rs, &owned, failure.as_ref().map(ToString::to_string), now);
         if Some(without_zeros(status.clone())) != current_status(&rs) {
-            let api: Api<ReplicaSet> = Api::namespaced(self.client.clone(), &key.namespace);
+            let api: Api<K> = Api::namespaced(self.client.clone(), &key.namespace);
             match api.patch_status(&key.name, &PatchParams::default(), &Patch::Merge(status_patch(&status))).await {
                 Ok(_) => {}
                 Err(e) if crate::is_gone(&e) => return Ok(Next::Done),
@@ -157,107 +171,36 @@ impl Controller {
         }
     }
 
-    fn lock_expectations(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Expectations>> {
-        self.expectations.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Whether every create and delete asked for has reached the cache (or
-    /// has been waited for long enough).
-    fn expectations_met(&self, key: &Key, pods: &[Arc<Pod>]) -> bool {
-        let mut all = self.lock_expectations();
-        let Some(exp) = all.get_mut(key) else { return true };
-        let by_name: HashMap<&str, &Pod> =
-            pods.iter().filter_map(|p| p.metadata.name.as_deref().map(|n| (n, p.as_ref()))).collect();
-        exp.creates.retain(|name| !by_name.contains_key(name.as_str()));
-        let live: HashSet<&str> = pods
-            .iter()
-            .filter(|p| p.metadata.deletion_timestamp.is_none())
-            .filter_map(|p| p.metadata.uid.as_deref())
-            .collect();
-        exp.deletes.retain(|uid| live.contains(uid.as_str()));
-        let met = (exp.creates.is_empty() && exp.deletes.is_empty())
-            || exp.since.is_some_and(|t| t.elapsed() > EXPECTATIONS_TIMEOUT);
-        if met {
-            all.remove(key);
-        }
-        met
-    }
-
     async fn manage(
         &self,
         key: &Key,
-        rs: &ReplicaSet,
+        rs: &K,
         api: &Api<Pod>,
-        active: &[&Pod],
+        active: &[Arc<Pod>],
         want: usize,
     ) -> Result<(), kube::Error> {
+        let control = PodControl { api, owner: rs, key, events: &self.events, expectations: &self.expectations };
         if active.len() < want {
-            let missing = (want - active.len()).min(BURST);
-            let template = pod_from_template(rs);
-            let mut created = 0;
-            let mut batch = 1;
-            while created < missing {
-                let n = batch.min(missing - created);
-                let params = PostParams::default();
-                let results = futures::future::join_all((0..n).map(|_| api.create(&params, &template))).await;
-                let mut first_error = None;
-                for result in results {
-                    match result {
-                        Ok(pod) => {
-                            let name = pod.metadata.name.clone().unwrap_or_default();
-                            self.events.record(rs, Type::Normal, "SuccessfulCreate", format!("Created pod: {name}"));
-                            let mut all = self.lock_expectations();
-                            let exp = all.entry(key.clone()).or_default();
-                            exp.since.get_or_insert_with(Instant::now);
-                            exp.creates.insert(name);
-                        }
-                        // The namespace is going away: nothing to create.
-                        Err(e) if crate::is_terminating(&e) => return Ok(()),
-                        Err(e) => {
-                            self.events.record(rs, Type::Warning, "FailedCreate", format!("Error creating: {e}"));
-                            first_error.get_or_insert(e);
-                        }
-                    }
-                }
-                if let Some(e) = first_error {
-                    return Err(e);
-                }
-                created += n;
-                batch *= 2;
-            }
+            let template = pod_from_template(&rs.as_replica_set(), owner::controller_ref(rs));
+            control.create(vec![template; (want - active.len()).min(BURST)]).await?;
         } else if active.len() > want {
-            let mut victims = active.to_vec();
+            let mut victims: Vec<&Pod> = active.iter().map(AsRef::as_ref).collect();
             pods::sort_for_deletion(&mut victims);
             victims.truncate((active.len() - want).min(BURST));
-            let results = futures::future::join_all(victims.iter().map(|pod| async move {
-                let name = pod.metadata.name.clone().unwrap_or_default();
-                (pod, api.delete(&name, &DeleteParams::default()).await)
-            }))
-            .await;
-            for (pod, result) in results {
-                let name = pod.metadata.name.as_deref().unwrap_or_default();
-                match result {
-                    Ok(_) => {
-                        self.events.record(rs, Type::Normal, "SuccessfulDelete", format!("Deleted pod: {name}"));
-                        let mut all = self.lock_expectations();
-                        let exp = all.entry(key.clone()).or_default();
-                        exp.since.get_or_insert_with(Instant::now);
-                        exp.deletes.extend(pod.metadata.uid.clone());
-                    }
-                    Err(e) if crate::is_gone(&e) => {}
-                    Err(e) => {
-                        self.events.record(rs, Type::Warning, "FailedDelete", format!("Error deleting: {e}"));
-                        return Err(e);
-                    }
-                }
-            }
+            let uids: Vec<Option<&str>> = victims.iter().map(|p| p.metadata.uid.as_deref()).collect();
+            let chosen: Vec<Arc<Pod>> =
+                active.iter().filter(|p| uids.contains(&p.metadata.uid.as_deref())).cloned().collect();
+            control.delete(&chosen).await?;
         }
         Ok(())
     }
 }
 
-/// A pod for `rs` from its template, named by the server.
-pub fn pod_from_template(rs: &ReplicaSet) -> Pod {
+/// A pod for `rs` from its template, named by the server, controlled by `owner`.
+pub fn pod_from_template(
+    rs: &ReplicaSet,
+    owner: k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference,
+) -> Pod {
     let template = rs.spec.as_ref().and_then(|s| s.template.clone()).unwrap_or_default();
     let meta = template.metadata.unwrap_or_default();
     let name = rs.metadata.name.as_deref().unwrap_or_default();
@@ -268,7 +211,7 @@ pub fn pod_from_template(rs: &ReplicaSet) -> Pod {
             labels: meta.labels,
             annotations: meta.annotations,
             finalizers: meta.finalizers,
-            owner_references: Some(vec![owner::controller_ref(rs)]),
+            owner_references: Some(vec![owner]),
             ..Default::default()
         },
         spec: template.spec,

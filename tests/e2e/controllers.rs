@@ -137,3 +137,45 @@ fn of_two_servers_one_leads_and_the_other_takes_over_when_it_dies() {
         get(survivor, &["get", "serviceaccount", "default", "-n", "after-failover"])
     });
 }
+
+/// Events expire as with kube-apiserver's `--event-ttl` (1 h): each is
+/// stored with an etcd lease, shared by the events of a minute, which
+/// etcdctl shows with its time to live.
+#[test]
+fn events_are_stored_with_a_lease_of_the_event_ttl() {
+    let cluster = Cluster::start(Datastore::Embedded);
+    let event = "apiVersion: v1\nkind: Event\nmetadata:\n  name: hello\ninvolvedObject: {kind: Pod, name: p, namespace: default}\nreason: Tested\nmessage: hello\ntype: Normal\n";
+    let created = cluster.kubectl_stdin(V, &["create", "-f", "-"], event);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let runtime = crate::support::runtime();
+    let lease = runtime.block_on(async {
+        let mut etcd = crate::support::connect(&cluster.etcd_url).await;
+        let got = etcd.get("/registry/events/default/hello", None).await.expect("get the event's key");
+        got.kvs().first().map(|kv| kv.lease()).expect("the event is stored")
+    });
+    assert_ne!(lease, 0, "the event must carry a lease");
+    let ttl = runtime.block_on(async {
+        let mut etcd = crate::support::connect(&cluster.etcd_url).await;
+        let options = etcd_client::LeaseTimeToLiveOptions::new().with_keys();
+        etcd.lease_time_to_live(lease, Some(options)).await.expect("the lease's time to live")
+    });
+    assert!((3600..=3660).contains(&ttl.granted_ttl()), "granted {}", ttl.granted_ttl());
+    assert!(ttl.keys().iter().any(|k| k.as_slice() == b"/registry/events/default/hello"));
+    // A second event within the minute shares the lease.
+    let second = event.replace("name: hello", "name: again");
+    assert!(cluster.kubectl_stdin(V, &["create", "-f", "-"], &second).status.success());
+    let again = runtime.block_on(async {
+        let mut etcd = crate::support::connect(&cluster.etcd_url).await;
+        let got = etcd.get("/registry/events/default/again", None).await.expect("get");
+        got.kvs().first().map(|kv| kv.lease()).expect("stored")
+    });
+    assert_eq!(again, lease);
+    // ConfigMaps do not expire.
+    cluster.ok(V, &["create", "configmap", "kept", "--from-literal=k=v"]);
+    let kept = runtime.block_on(async {
+        let mut etcd = crate::support::connect(&cluster.etcd_url).await;
+        let got = etcd.get("/registry/configmaps/default/kept", None).await.expect("get");
+        got.kvs().first().map(|kv| kv.lease()).expect("stored")
+    });
+    assert_eq!(kept, 0);
+}

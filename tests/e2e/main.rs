@@ -2,6 +2,7 @@
 //! real `etcdctl` and real `kubectl` of several versions, driven as a user would. Nothing here links the store's code.
 
 mod cluster;
+mod scenario;
 mod support;
 
 mod bad_data_dir;
@@ -9,9 +10,16 @@ mod bad_requests;
 mod client_library;
 mod controllers;
 mod crash_loop;
+mod cronjobs;
+mod daemonsets;
+mod drain;
+mod endpoints;
 mod etcdctl_diff;
+mod jobs;
 mod kubectl_battery;
+mod namespaces;
 mod server_restart;
+mod statefulsets;
 mod tls;
 mod watch_guarantees;
 mod workloads;

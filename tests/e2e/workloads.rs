@@ -4,48 +4,11 @@
 //! in the background and the foreground, or orphan; a node that stops
 //! heartbeating is tainted and its pods are evicted.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::cluster::{Cluster, Datastore};
+use crate::cluster::Cluster;
 
-const V: &str = "1.33";
-
-#[track_caller]
-fn eventually<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn out(cluster: &Cluster, args: &[&str]) -> String {
-    let o = cluster.kubectl(V, args);
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn jsonpath(cluster: &Cluster, what: &[&str], path: &str) -> String {
-    let mut args = vec!["get"];
-    args.extend_from_slice(what);
-    let path = format!("jsonpath={path}");
-    args.extend_from_slice(&["-o", &path]);
-    out(cluster, &args).trim().to_string()
-}
-
-/// Three Ready hollow nodes (their not-ready taint removed by the node controller).
-fn cluster_with_nodes() -> (Cluster, crate::cluster::HollowNodes) {
-    let cluster = Cluster::start(Datastore::Embedded);
-    let nodes = cluster.hollow_nodes(3, &[]);
-    eventually(Duration::from_secs(30), "three untainted Ready nodes", || {
-        let taints = jsonpath(&cluster, &["nodes"], "{range .items[*]}{.metadata.name}={.spec.taints}{\"\\n\"}{end}");
-        let lines: Vec<&str> = taints.lines().collect();
-        (lines.len() == 3 && lines.iter().all(|l| l.ends_with('='))).then_some(())
-    });
-    (cluster, nodes)
-}
+use crate::scenario::{V, cluster_with_nodes, eventually, jsonpath, out};
 
 fn rollout_status(cluster: &Cluster, version: &str, deployment: &str) -> String {
     cluster.ok(version, &["rollout", "status", deployment, "--timeout=60s"])
@@ -271,4 +234,28 @@ fn a_node_that_stops_heartbeating_is_tainted_and_its_pods_evicted() {
         let events = out(&cluster, &["get", "events", "--field-selector", "involvedObject.name=short"]);
         (events.contains("TaintManagerEviction") || !gone.trim().is_empty()).then_some(())
     });
+}
+
+/// The ReplicationController, the oldest workload kind, still keeps its
+/// replicas: `kubectl scale rc` and a deleted pod are made good.
+#[test]
+fn a_replication_controller_keeps_its_replicas() {
+    let (cluster, _nodes) = cluster_with_nodes();
+    let rc = "apiVersion: v1\nkind: ReplicationController\nmetadata:\n  name: old\nspec:\n  replicas: 2\n  template:\n    metadata:\n      labels: {app: old}\n    spec:\n      containers:\n      - {name: c, image: busybox:1}\n";
+    let created = cluster.kubectl_stdin(V, &["apply", "-f", "-"], rc);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let ready = |n: &str| (jsonpath(&cluster, &["rc", "old"], "{.status.readyReplicas}") == n).then_some(());
+    eventually(Duration::from_secs(30), "two ready replicas", || ready("2"));
+    let owner = jsonpath(&cluster, &["pods", "-l", "app=old"], "{.items[0].metadata.ownerReferences[0].kind}");
+    assert_eq!(owner, "ReplicationController");
+    cluster.ok(V, &["scale", "rc", "old", "--replicas=3"]);
+    eventually(Duration::from_secs(30), "three ready replicas", || ready("3"));
+    let victim = jsonpath(&cluster, &["pods", "-l", "app=old"], "{.items[0].metadata.name}");
+    cluster.ok(V, &["delete", "pod", &victim, "--wait=false"]);
+    eventually(Duration::from_secs(30), "the deleted pod replaced", || {
+        let names = out(&cluster, &["get", "pods", "-l", "app=old", "-o", "name"]);
+        (names.lines().count() == 3 && !names.contains(&victim)).then_some(())
+    });
+    let table = out(&cluster, &["get", "rc", "old"]);
+    assert!(table.contains("old") && table.contains('3'), "{table}");
 }

@@ -119,7 +119,8 @@ pub(crate) async fn create(ctx: &Ctx<'_>, mut obj: Value) -> Result<Reply, ApiEr
         _ => None,
     };
     let bytes = storage::encode(resource, &obj)?;
-    let outcome = ctx.api.store.create(&key, &bytes, 0).await;
+    let lease = ctx.api.expiry.lease_for(ctx.api.store.as_ref(), resource).await?;
+    let outcome = ctx.api.store.create(&key, &bytes, lease).await;
     if !matches!(outcome, Ok(WriteOutcome::Written { .. }))
         && let Some(claims) = &claims
     {
@@ -134,18 +135,12 @@ pub(crate) async fn create(ctx: &Ctx<'_>, mut obj: Value) -> Result<Reply, ApiEr
     }
 }
 
-/// `pods/binding` (sets `spec.nodeName` once) and `pods/eviction` (deletes the pod).
+/// `pods/binding` (sets `spec.nodeName` once) and `pods/eviction` (deletes the
+/// pod if its disruption budget allows, see `eviction.rs`).
 pub(crate) async fn create_subresource(ctx: &Ctx<'_>, name: &str, sub: &str, body: Value) -> Result<Reply, ApiError> {
     match sub {
         "binding" => bind(ctx, name, body).await,
-        "eviction" => {
-            // PodDisruptionBudgets are honoured once the disruption controller exists (issue 4).
-            super::delete::delete(ctx, name, super::DeleteOptions::default()).await?;
-            Ok(Ctx::respond_raw_json(
-                201,
-                json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
-            ))
-        }
+        "eviction" => super::eviction::evict(ctx, name, body).await,
         _ => Err(ApiError::NoSuchResource),
     }
 }

@@ -115,9 +115,6 @@ async fn delete_one(ctx: &Ctx<'_>, name: &str, opts: &DeleteOptions) -> Result<O
             let bytes = storage::encode(resource, &obj)?;
             match ctx.api.store.update(&key, &bytes, revision, 0).await? {
                 WriteOutcome::Written { revision } => {
-                    if is_namespace {
-                        ctx.api.namespace_deleted(name);
-                    }
                     return Ok(Outcome::Marked(storage::decode_at(resource, &bytes, revision)?));
                 }
                 WriteOutcome::Conflict { .. } => continue,
@@ -204,38 +201,4 @@ pub(crate) async fn delete_collection(ctx: &Ctx<'_>, opts: DeleteOptions) -> Res
         "items": items,
     });
     Ok(ctx.respond(200, list))
-}
-
-/// Deletes one object of a terminating namespace for its finalizer; true
-/// when it is gone, false when it waits for finalizers or a kubelet.
-pub(crate) async fn delete_in_namespace(
-    api: &std::sync::Arc<crate::Api>,
-    resource: &'static Resource,
-    namespace: &str,
-    name: &str,
-) -> Result<bool, ApiError> {
-    let req = crate::request::ResourceRequest {
-        group: resource.group.into(),
-        version: resource.version.into(),
-        namespace: Some(namespace.into()),
-        resource: resource.plural.into(),
-        name: Some(name.into()),
-        subresource: None,
-        verb: "delete",
-    };
-    let query = crate::request::Query::default();
-    let ctx = Ctx {
-        api,
-        req: &req,
-        resource,
-        query: &query,
-        format: crate::negotiate::Format::Json,
-        field_validation: crate::schema::FieldValidation::Ignore,
-        warnings: Default::default(),
-    };
-    match delete_one(&ctx, name, &DeleteOptions::default()).await {
-        Ok(Outcome::Deleted(_)) | Err(ApiError::NotFound { .. }) => Ok(true),
-        Ok(Outcome::Marked(_)) => Ok(false),
-        Err(err) => Err(err),
-    }
 }

@@ -5,6 +5,7 @@
 
 mod create;
 mod delete;
+mod eviction;
 mod list;
 mod object;
 mod review;
@@ -22,7 +23,6 @@ use crate::request::{Query, ResourceRequest};
 use crate::schema::{self, FieldValidation};
 use crate::status::{ApiError, GroupResource};
 
-pub(crate) use delete::delete_in_namespace;
 pub(crate) use object::{new_uid, now_rfc3339};
 
 /// Bodies larger than this are refused, as kube-apiserver refuses them (3 MiB).
@@ -235,15 +235,7 @@ fn delete_options(content_type: Option<&str>, body: &[u8], query: &Query) -> Res
             _ => serde_json::from_slice(body)
                 .map_err(|e| ApiError::BadRequest(format!("the body of DeleteOptions is not valid JSON: {e}")))?,
         };
-        opts.grace_period_seconds = value.get("gracePeriodSeconds").and_then(Value::as_i64);
-        opts.propagation_policy = value.get("propagationPolicy").and_then(Value::as_str).map(String::from);
-        opts.precondition_uid = value.pointer("/preconditions/uid").and_then(Value::as_str).map(String::from);
-        opts.precondition_resource_version =
-            value.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(String::from);
-        if let Some(true) = value.get("orphanDependents").and_then(Value::as_bool) {
-            opts.propagation_policy.get_or_insert_with(|| "Orphan".into());
-        }
-        opts.dry_run = value.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All"));
+        opts = DeleteOptions::from_object(&value);
     }
     if let Some(grace) = query.get("gracePeriodSeconds") {
         opts.grace_period_seconds =
@@ -255,11 +247,36 @@ fn delete_options(content_type: Option<&str>, body: &[u8], query: &Query) -> Res
     if query.get("dryRun") == Some("All") {
         opts.dry_run = true;
     }
-    match opts.propagation_policy.as_deref() {
-        None | Some("Orphan" | "Background" | "Foreground") => Ok(opts),
-        Some(other) => Err(ApiError::BadRequest(format!(
-            "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"{other}\": \
-             supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
-        ))),
+    opts.checked()
+}
+
+impl DeleteOptions {
+    /// The fields of a `metav1.DeleteOptions` object (a DELETE's body, an Eviction's `deleteOptions`).
+    pub(crate) fn from_object(value: &Value) -> DeleteOptions {
+        let mut opts = DeleteOptions {
+            grace_period_seconds: value.get("gracePeriodSeconds").and_then(Value::as_i64),
+            propagation_policy: value.get("propagationPolicy").and_then(Value::as_str).map(String::from),
+            precondition_uid: value.pointer("/preconditions/uid").and_then(Value::as_str).map(String::from),
+            precondition_resource_version: value
+                .pointer("/preconditions/resourceVersion")
+                .and_then(Value::as_str)
+                .map(String::from),
+            dry_run: value.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All")),
+        };
+        if let Some(true) = value.get("orphanDependents").and_then(Value::as_bool) {
+            opts.propagation_policy.get_or_insert_with(|| "Orphan".into());
+        }
+        opts
+    }
+
+    /// Refuses a propagation policy upstream does not know.
+    pub(crate) fn checked(self) -> Result<DeleteOptions, ApiError> {
+        match self.propagation_policy.as_deref() {
+            None | Some("Orphan" | "Background" | "Foreground") => Ok(self),
+            Some(other) => Err(ApiError::BadRequest(format!(
+                "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"{other}\": \
+                 supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
+            ))),
+        }
     }
 }

@@ -157,8 +157,11 @@ where
             return Ok(new);
         }
         let deleting = new.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null());
-        let finalizers_left =
-            new.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+        // A namespace is held by its spec's finalizers too (upstream's ShouldDeleteNamespaceDuringUpdate).
+        let finalizers_left = ["/metadata/finalizers", "/spec/finalizers"]
+            .iter()
+            .filter(|path| **path == "/metadata/finalizers" || is_namespaces(resource))
+            .any(|path| new.pointer(path).and_then(Value::as_array).is_some_and(|f| !f.is_empty()));
         if dry_run {
             return Ok(new);
         }
@@ -177,7 +180,9 @@ where
             }
         }
         let bytes = storage::encode(resource, &new)?;
-        match ctx.api.store.update(&key, &bytes, current.revision, 0).await? {
+        // An updated Event lives another TTL, as upstream's TTL function gives it.
+        let lease = ctx.api.expiry.lease_for(ctx.api.store.as_ref(), resource).await?;
+        match ctx.api.store.update(&key, &bytes, current.revision, lease).await? {
             WriteOutcome::Written { revision } => return storage::decode_at(resource, &bytes, revision),
             WriteOutcome::Conflict { current: None } => {
                 return Err(ApiError::not_found(resource.group, resource.plural, name));
@@ -408,4 +413,8 @@ pub(crate) async fn update_scale(ctx: &Ctx<'_>, name: &str, body: Value) -> Resu
     })
     .await?;
     Ok(Ctx::respond_raw_json(200, object::scale_of(ctx, &updated)?))
+}
+
+fn is_namespaces(resource: &crate::catalog::Resource) -> bool {
+    resource.group.is_empty() && resource.plural == "namespaces"
 }

@@ -82,10 +82,14 @@ pub(crate) fn fields(name: &str) -> Option<&'static [Field]> {
 }
 
 /// The type a kind of an apiVersion is, or `None` for kinds the table does
-/// not know (custom resources). DeleteOptions is one type in every group.
+/// not know (custom resources). DeleteOptions is one type in every group;
+/// a policy/v1beta1 Eviction (still accepted by `pods/eviction`) has the
+/// fields and numbers of policy/v1's.
 pub(crate) fn root_type(api_version: &str, kind: &str) -> Option<&'static str> {
     let name = if kind == "DeleteOptions" {
         "meta/v1.DeleteOptions".to_string()
+    } else if kind == "Eviction" && api_version == "policy/v1beta1" {
+        "policy/v1.Eviction".to_string()
     } else {
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
         // The Go package is the group's first label: rbac.authorization.k8s.io is "rbac".

@@ -6,7 +6,7 @@
 //! the middle of a rollout; old ReplicaSets pruned to revisionHistoryLimit;
 //! status and conditions as `kubectl rollout status` reads them.
 
-mod plan;
+pub(crate) mod plan;
 mod status;
 
 use std::collections::BTreeMap;

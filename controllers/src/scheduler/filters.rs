@@ -169,8 +169,15 @@ fn same_domain<'a>(key: &str, view: &NodeView<'_>, nodes: &'a [NodeView<'a>]) ->
     nodes.iter().filter(|n| n.labels.get(key) == Some(value)).flat_map(|n| n.placed.iter().copied()).collect()
 }
 
-/// The reasons a node cannot take the pod; empty if it can.
-pub fn check(pod: &Pod, pod_requests: &Resources, view: &NodeView<'_>, all: &[NodeView<'_>]) -> Vec<String> {
+/// The reasons a node cannot take the pod; empty if it can. `volumes` is
+/// VolumeBinding's filter (`volumes.rs`), run in its place in the order.
+pub fn check(
+    pod: &Pod,
+    pod_requests: &Resources,
+    view: &NodeView<'_>,
+    all: &[NodeView<'_>],
+    volumes: impl Fn(&NodeView<'_>) -> Vec<String>,
+) -> Vec<String> {
     let spec = pod.spec.clone().unwrap_or_default();
     let tolerations = spec.tolerations.clone().unwrap_or_default();
     let node_spec = view.node.spec.clone().unwrap_or_default();
@@ -229,6 +236,11 @@ pub fn check(pod: &Pod, pod_requests: &Resources, view: &NodeView<'_>, all: &[No
     }
     if !short.is_empty() {
         return short;
+    }
+    // VolumeBinding
+    let volume_reasons = volumes(view);
+    if !volume_reasons.is_empty() {
+        return volume_reasons;
     }
     // PodTopologySpread (DoNotSchedule)
     if !spread_ok(pod, view, all) {

@@ -7,9 +7,10 @@
 //! event with upstream's wording, and is tried again when a node changes
 //! or a pod goes away, or after a minute.
 
-mod filters;
-mod quantity;
+pub(crate) mod filters;
+pub(crate) mod quantity;
 mod score;
+mod volumes;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,7 @@ use crate::informer::{self, Change, Informer};
 use crate::queue::{self, Key, Next, Queue};
 pub use filters::tolerates;
 use filters::{NodeView, Placed};
+pub use volumes::Storage;
 
 pub const NAME: &str = "default-scheduler";
 /// How often unschedulable pods are tried again regardless of events.
@@ -39,6 +41,7 @@ struct Scheduler {
     state: Mutex<State>,
     bindings: Arc<Semaphore>,
     events: Recorder,
+    storage: Storage,
 }
 
 #[derive(Default)]
@@ -48,9 +51,17 @@ struct State {
     /// Uids whose binding is under way.
     assumed: HashSet<String>,
     unschedulable: HashSet<Key>,
+    /// Volumes chosen for claims by bindings under way.
+    taken_volumes: HashSet<String>,
 }
 
-pub async fn run(client: kube::Client, pods: Arc<Informer<Pod>>, nodes: Arc<Informer<Node>>, events: Recorder) {
+pub async fn run(
+    client: kube::Client,
+    pods: Arc<Informer<Pod>>,
+    nodes: Arc<Informer<Node>>,
+    storage: Storage,
+    events: Recorder,
+) {
     let s = Arc::new(Scheduler {
         client,
         pods,
@@ -59,11 +70,18 @@ pub async fn run(client: kube::Client, pods: Arc<Informer<Pod>>, nodes: Arc<Info
         state: Mutex::default(),
         bindings: Arc::new(Semaphore::new(BINDINGS_IN_FLIGHT)),
         events,
+        storage,
     });
     let mut pod_changes = s.pods.subscribe();
     let mut node_changes = s.nodes.subscribe();
+    let mut claim_changes = s.storage.claims.subscribe();
+    let mut volume_changes = s.storage.volumes.subscribe();
+    let mut class_changes = s.storage.classes.subscribe();
     s.pods.ready().await;
     s.nodes.ready().await;
+    s.storage.claims.ready().await;
+    s.storage.volumes.ready().await;
+    s.storage.classes.ready().await;
     s.relist();
     let worker = Arc::clone(&s);
     tokio::spawn(queue::work(Arc::clone(&s.queue), 1, "scheduler", move |key| {
@@ -80,6 +98,19 @@ pub async fn run(client: kube::Client, pods: Arc<Informer<Pod>>, nodes: Arc<Info
                 None => return,
             },
             change = informer::next(&mut node_changes) => match change {
+                Some(_) => s.retry_unschedulable(),
+                None => return,
+            },
+            // A claim, volume or class that changes may let a pod's volumes fit.
+            change = informer::next(&mut claim_changes) => match change {
+                Some(_) => s.retry_unschedulable(),
+                None => return,
+            },
+            change = informer::next(&mut volume_changes) => match change {
+                Some(_) => s.retry_unschedulable(),
+                None => return,
+            },
+            change = informer::next(&mut class_changes) => match change {
                 Some(_) => s.retry_unschedulable(),
                 None => return,
             },
@@ -178,7 +209,19 @@ impl Scheduler {
             return Ok(Next::Done);
         }
         let nodes = self.nodes.store.state();
-        let (choice, reasons) = {
+        if nodes.is_empty() {
+            self.unschedulable(&pod, filters::summary(0, &BTreeMap::new())).await;
+            return Ok(Next::Done);
+        }
+        let pod_volumes = match volumes::PodVolumes::of(&pod, &self.storage) {
+            Ok(v) => v,
+            Err(message) => {
+                self.unschedulable(&pod, format!("0/{} nodes are available: {message}.", nodes.len())).await;
+                return Ok(Next::Done);
+            }
+        };
+        let all_volumes = if pod_volumes.is_empty() { Vec::new() } else { self.storage.volumes.store.state() };
+        let (choice, reasons, decision) = {
             let state = self.lock();
             let mut by_node: HashMap<&str, Vec<&Placed>> = HashMap::new();
             for p in state.placed.values() {
@@ -200,7 +243,9 @@ impl Scheduler {
             let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
             let mut feasible = Vec::new();
             for view in &views {
-                let failed = filters::check(&pod, &requests, view, &views);
+                let failed = filters::check(&pod, &requests, view, &views, |v| {
+                    pod_volumes.filter(v, &all_volumes, &state.taken_volumes)
+                });
                 if failed.is_empty() {
                     feasible.push(view);
                 }
@@ -209,7 +254,12 @@ impl Scheduler {
                 }
             }
             let choice = score::best(&pod, &requests, &feasible, &views).map(str::to_string);
-            (choice, reasons)
+            let decision = choice
+                .as_deref()
+                .and_then(|c| views.iter().find(|v| v.name == c))
+                .and_then(|v| pod_volumes.decide(v, &all_volumes, &state.taken_volumes).ok())
+                .unwrap_or_default();
+            (choice, reasons, decision)
         };
         let Some(node) = choice else {
             let message = filters::summary(nodes.len(), &reasons);
@@ -220,14 +270,44 @@ impl Scheduler {
             let mut state = self.lock();
             state.assumed.insert(uid.clone());
             state.placed.insert(uid.clone(), Placed::of(&pod, &node));
+            state.taken_volumes.extend(decision.volume_names());
+        }
+        let s = Arc::clone(self);
+        if !decision.is_empty() {
+            // Waiting for volumes can take long: it holds no binding slot.
+            tokio::spawn(async move {
+                if s.bind_volumes(&pod, &node, &key, &decision).await {
+                    let _permit = Arc::clone(&s.bindings).acquire_owned().await.ok();
+                    s.bind(&pod, &node, key).await;
+                }
+            });
+            return Ok(Next::Done);
         }
         let permit = Arc::clone(&self.bindings).acquire_owned().await.ok();
-        let s = Arc::clone(self);
         tokio::spawn(async move {
             let _permit = permit;
             s.bind(&pod, &node, key).await;
         });
         Ok(Next::Done)
+    }
+
+    /// VolumeBinding's PreBind: true when the pod's claims are bound and it may be bound.
+    async fn bind_volumes(&self, pod: &Pod, node: &str, key: &Key, decision: &volumes::Decision) -> bool {
+        let result = volumes::bind(&self.client, &self.storage, pod, node, decision).await;
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let mut state = self.lock();
+        for name in decision.volume_names() {
+            state.taken_volumes.remove(&name);
+        }
+        let Err(e) = result else { return true };
+        state.assumed.remove(&uid);
+        state.placed.remove(&uid);
+        drop(state);
+        let message = format!("running PreBind plugin \"VolumeBinding\": binding volumes: {e}");
+        tracing::warn!(pod = %key, %node, "{message}");
+        self.events.record(pod, Type::Warning, "FailedScheduling", message);
+        self.queue.add_after(key.clone(), Duration::from_secs(1));
+        false
     }
 
     async fn bind(&self, pod: &Pod, node: &str, key: Key) {
