@@ -71,10 +71,10 @@ pub async fn run(
     controller.endpoints.ready().await;
     controller.enqueue_all();
     let worker = Arc::clone(&controller);
-    tokio::spawn(queue::work(Arc::clone(&controller.queue), 4, "endpoints", move |key| {
+    let _workers = queue::spawn_workers(Arc::clone(&controller.queue), 4, "endpoints", move |key| {
         let c = Arc::clone(&worker);
         async move { c.reconcile(key).await }
-    }));
+    });
     loop {
         tokio::select! {
             change = informer::next(&mut service_changes) => match change {

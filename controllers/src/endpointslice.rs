@@ -82,10 +82,10 @@ pub async fn run(
     controller.slices.ready().await;
     controller.enqueue_all();
     let worker = Arc::clone(&controller);
-    tokio::spawn(queue::work(Arc::clone(&controller.queue), 4, "endpointslice", move |key| {
+    let _workers = queue::spawn_workers(Arc::clone(&controller.queue), 4, "endpointslice", move |key| {
         let c = Arc::clone(&worker);
         async move { c.reconcile(key).await }
-    }));
+    });
     loop {
         tokio::select! {
             change = informer::next(&mut service_changes) => match change {

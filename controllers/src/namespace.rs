@@ -49,11 +49,11 @@ pub async fn run(client: kube::Client, namespaces: Arc<Informer<Namespace>>) {
     enqueue_all(&queue);
     let worker_client = client.clone();
     let worker_namespaces = Arc::clone(&namespaces);
-    tokio::spawn(queue::work(Arc::clone(&queue), 2, "namespace", move |key| {
+    let _workers = queue::spawn_workers(Arc::clone(&queue), 2, "namespace", move |key| {
         let client = worker_client.clone();
         let namespaces = Arc::clone(&worker_namespaces);
         async move { reconcile(&client, &namespaces, key).await }
-    }));
+    });
     while let Some(change) = informer::next(&mut changes).await {
         match change {
             Change::Applied(ns) if ns.metadata.deletion_timestamp.is_some() => queue.add(Key::of(&ns.metadata)),

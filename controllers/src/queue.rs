@@ -127,6 +127,28 @@ impl Queue {
     }
 }
 
+/// The workers of one controller; dropping it stops them. A controller's
+/// run future holds it, so aborting the controllers (a lost Lease) stops
+/// its workers too: none outlives the Lease.
+#[derive(Debug)]
+pub struct Workers(tokio::task::JoinHandle<()>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Starts `workers` reconcilers over `queue` until the handle is dropped.
+pub fn spawn_workers<F, Fut, E>(queue: Arc<Queue>, workers: usize, name: &'static str, reconcile: F) -> Workers
+where
+    F: Fn(Key) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<Next, E>> + Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    Workers(tokio::spawn(work(queue, workers, name, reconcile)))
+}
+
 /// Runs `workers` reconcilers over `queue`. Never returns.
 pub async fn work<F, Fut, E>(queue: Arc<Queue>, workers: usize, name: &'static str, reconcile: F)
 where
@@ -199,5 +221,29 @@ mod tests {
         q.add(key("a"));
         let k = q.take().await;
         assert_eq!(q.finish(&k, true), Some(BACKOFF_BASE));
+    }
+
+    #[tokio::test]
+    async fn dropped_workers_reconcile_nothing_more() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let q = Queue::new();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&runs);
+        let workers = spawn_workers(Arc::clone(&q), 2, "test", move |_key| {
+            let counted = Arc::clone(&counted);
+            async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, String>(Next::After(Duration::from_millis(10)))
+            }
+        });
+        q.add(key("a"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(runs.load(Ordering::SeqCst) >= 2, "requeued after its delay");
+        drop(workers);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let stopped_at = runs.load(Ordering::SeqCst);
+        q.add(key("b"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), stopped_at, "no reconcile after the workers were dropped");
     }
 }

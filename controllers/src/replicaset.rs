@@ -102,10 +102,10 @@ pub async fn run<K: Replicated>(
     controller.enqueue_all();
     let worker = Arc::clone(&controller);
     let name = if K::kind(&()) == "ReplicaSet" { "replicaset" } else { "replicationcontroller" };
-    tokio::spawn(queue::work(Arc::clone(&controller.queue), 4, name, move |key| {
+    let _workers = queue::spawn_workers(Arc::clone(&controller.queue), 4, name, move |key| {
         let c = Arc::clone(&worker);
         async move { c.reconcile(key).await }
-    }));
+    });
     loop {
         tokio::select! {
             change = informer::next(&mut set_changes) => match change {

@@ -75,10 +75,10 @@ pub async fn run(client: kube::Client, cronjobs: Arc<Informer<CronJob>>, jobs: A
     controller.jobs.ready().await;
     controller.enqueue_all();
     let worker = Arc::clone(&controller);
-    tokio::spawn(queue::work(Arc::clone(&controller.queue), WORKERS, "cronjob", move |key| {
+    let _workers = queue::spawn_workers(Arc::clone(&controller.queue), WORKERS, "cronjob", move |key| {
         let c = Arc::clone(&worker);
         async move { c.reconcile(key).await }
-    }));
+    });
     loop {
         tokio::select! {
             change = informer::next(&mut cronjob_changes) => match change {

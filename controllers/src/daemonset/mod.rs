@@ -68,10 +68,10 @@ pub async fn run(
     controller.revisions.ready().await;
     controller.enqueue_all();
     let worker = Arc::clone(&controller);
-    tokio::spawn(queue::work(Arc::clone(&controller.queue), 2, "daemonset", move |key| {
+    let _workers = queue::spawn_workers(Arc::clone(&controller.queue), 2, "daemonset", move |key| {
         let c = Arc::clone(&worker);
         async move { c.reconcile(key).await }
-    }));
+    });
     loop {
         tokio::select! {
             change = informer::next(&mut set_changes) => match change {

@@ -58,10 +58,10 @@ pub async fn run(
     c.pods.ready().await;
     c.enqueue_all();
     let worker = Arc::clone(&c);
-    tokio::spawn(queue::work(Arc::clone(&c.queue), 4, "deployment", move |key| {
+    let _workers = queue::spawn_workers(Arc::clone(&c.queue), 4, "deployment", move |key| {
         let c = Arc::clone(&worker);
         async move { c.reconcile(key).await }
-    }));
+    });
     loop {
         tokio::select! {
             change = informer::next(&mut deployment_changes) => match change {

@@ -8,15 +8,15 @@
 //! `status.uncountedTerminatedPods` first, its finalizer comes off next, and
 //! only then is it moved into `succeeded` or `failed`. A pod deleted by
 //! anyone at any time is therefore counted exactly once, across restarts and
-//! leader changes. The back-off between failed pods is kept in memory, so a
-//! new leader starts it afresh.
+//! leader changes. The back-off between failed pods is read from the failed
+//! pods' finish times, so it survives them too.
 
 mod failure_policy;
 mod indexes;
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus, UncountedTerminatedPods};
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, Pod};
@@ -42,20 +42,12 @@ const BACKOFF_MAX: Duration = Duration::from_secs(360);
 /// Jobs another controller manages (`spec.managedBy`) are left alone.
 const MANAGED_BY_US: &str = "kubernetes.io/job-controller";
 
-/// Failures since the last success, and when the latest one was seen.
-#[derive(Debug, Clone, Copy)]
-struct Backoff {
-    failures: u32,
-    last: Instant,
-}
-
 pub struct Controller {
     client: kube::Client,
     jobs: Arc<Informer<Job>>,
     pods: Arc<Informer<Pod>>,
     queue: Arc<Queue>,
     expectations: Expectations,
-    backoff: Mutex<HashMap<Key, Backoff>>,
     events: Recorder,
 }
 
@@ -66,7 +58,6 @@ pub async fn run(client: kube::Client, jobs: Arc<Informer<Job>>, pods: Arc<Infor
         pods,
         queue: Queue::new(),
         expectations: Expectations::default(),
-        backoff: Mutex::default(),
         events,
     });
     let mut job_changes = controller.jobs.subscribe();
@@ -75,10 +66,10 @@ pub async fn run(client: kube::Client, jobs: Arc<Informer<Job>>, pods: Arc<Infor
     controller.pods.ready().await;
     controller.enqueue_all();
     let worker = Arc::clone(&controller);
-    tokio::spawn(queue::work(Arc::clone(&controller.queue), 4, "job", move |key| {
+    let _workers = queue::spawn_workers(Arc::clone(&controller.queue), 4, "job", move |key| {
         let c = Arc::clone(&worker);
         async move { c.reconcile(key).await }
-    }));
+    });
     loop {
         tokio::select! {
             change = informer::next(&mut job_changes) => match change {
@@ -189,14 +180,9 @@ impl Controller {
         });
     }
 
-    fn lock_backoff(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Backoff>> {
-        self.backoff.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     async fn reconcile(&self, key: Key) -> Result<Next, kube::Error> {
         let Some(job) = self.jobs.get(Some(&key.namespace), &key.name) else {
             self.expectations.forget(&key);
-            self.lock_backoff().remove(&key);
             // The Job is gone: its pods must not stay held by its finalizer.
             let pod_api: Api<Pod> = Api::namespaced(self.client.clone(), &key.namespace);
             for pod in self.pods.in_namespace(&key.namespace) {
@@ -229,7 +215,7 @@ impl Controller {
         }
 
         let now = Timestamp::now();
-        let (job, observed) = self.track(&key, &job, &pod_api, &owned).await?;
+        let (job, observed) = self.track(&job, &pod_api, &owned).await?;
         let mut status = job.status.clone().unwrap_or_default();
         let original = status.clone();
         let mut next = Next::Done;
@@ -322,7 +308,7 @@ impl Controller {
             let plan = plan(&spec, &observed, succeeded, &completed);
             deletions.extend(plan.excess);
             if !plan.create.is_empty() {
-                match self.backoff_left(&key) {
+                match backoff_left(&owned, now) {
                     Some(left) => next = sooner(next, left),
                     None => {
                         let pods = plan.create.iter().map(|i| pod_for(&job, *i)).collect();
@@ -354,7 +340,6 @@ impl Controller {
     /// finalizer protocol, and returns the Job as written with what it saw.
     async fn track(
         &self,
-        key: &Key,
         job: &Job,
         api: &Api<Pod>,
         owned: &[Arc<Pod>],
@@ -419,18 +404,6 @@ impl Controller {
             uncounted.failed.get_or_insert_with(Vec::new).push(uid);
             new_failed += 1;
         }
-        if new_succeeded + new_failed > 0 {
-            let mut backoff = self.lock_backoff();
-            let entry = backoff.entry(key.clone()).or_insert(Backoff { failures: 0, last: Instant::now() });
-            if new_succeeded > 0 {
-                entry.failures = 0;
-            }
-            if new_failed > 0 {
-                entry.failures = entry.failures.saturating_add(new_failed);
-                entry.last = Instant::now();
-            }
-        }
-
         // Step 1: the finished pods' UIDs are recorded before their finalizers go.
         let mut job = job.clone();
         if new_succeeded + new_failed > 0 {
@@ -473,13 +446,6 @@ impl Controller {
         Ok((job, observed))
     }
 
-    fn backoff_left(&self, key: &Key) -> Option<Duration> {
-        let backoff = self.lock_backoff();
-        let b = backoff.get(key).filter(|b| b.failures > 0)?;
-        let delay = BACKOFF_BASE.saturating_mul(1 << (b.failures - 1).min(10)).min(BACKOFF_MAX);
-        delay.checked_sub(b.last.elapsed()).filter(|left| !left.is_zero())
-    }
-
     fn control<'a>(&'a self, key: &'a Key, job: &'a Job, api: &'a Api<Pod>) -> PodControl<'a, Job> {
         PodControl { api, owner: job, key, events: &self.events, expectations: &self.expectations }
     }
@@ -520,6 +486,36 @@ impl Controller {
             Err(e) => Err(e),
         }
     }
+}
+
+/// When the pod finished: its containers' latest end, else when it stopped being Ready.
+fn finished_at(pod: &Pod) -> Option<Timestamp> {
+    let status = pod.status.as_ref()?;
+    let ends = status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten());
+    let latest = ends.filter_map(|c| c.state.as_ref()?.terminated.as_ref()?.finished_at.as_ref().map(|t| t.0)).max();
+    latest.or_else(|| {
+        let ready = status.conditions.iter().flatten().find(|c| c.type_ == "Ready")?;
+        ready.last_transition_time.as_ref().map(|t| t.0)
+    })
+}
+
+/// How long until a failed pod may be replaced: the failures since the last
+/// success double the delay from 10 s, counted from the latest. Read from
+/// the pods themselves, as upstream rebuilds its back-off record, so that a
+/// restart or a new leader keeps it.
+fn backoff_left(owned: &[Arc<Pod>], now: Timestamp) -> Option<Duration> {
+    let last_success = owned.iter().filter(|p| pods::phase(p) == "Succeeded").filter_map(|p| finished_at(p)).max();
+    let failures: Vec<Timestamp> = owned
+        .iter()
+        .filter(|p| pods::phase(p) == "Failed")
+        .filter_map(|p| finished_at(p))
+        .filter(|t| last_success.is_none_or(|s| *t > s))
+        .collect();
+    let last = failures.iter().max()?;
+    let n = u32::try_from(failures.len()).unwrap_or(u32::MAX);
+    let delay = BACKOFF_BASE.saturating_mul(1 << (n - 1).min(10)).min(BACKOFF_MAX);
+    let elapsed = Duration::from_secs(u64::try_from(now.as_second() - last.as_second()).unwrap_or(0));
+    delay.checked_sub(elapsed).filter(|left| !left.is_zero())
 }
 
 fn sooner(next: Next, d: Duration) -> Next {
@@ -727,5 +723,38 @@ mod tests {
         assert_eq!(spec.hostname.as_deref(), Some("work-3"));
         assert_eq!(spec.containers[0].env.as_ref().unwrap()[0].name, "JOB_COMPLETION_INDEX");
         assert!(pod.metadata.finalizers.unwrap().contains(&TRACKING_FINALIZER.to_string()));
+    }
+
+    fn finished(phase: &str, at: i64) -> Arc<Pod> {
+        use k8s_openapi::api::core::v1::{ContainerState, ContainerStateTerminated, ContainerStatus, PodStatus};
+        let mut p = Pod::default();
+        p.status = Some(PodStatus {
+            phase: Some(phase.into()),
+            container_statuses: Some(vec![ContainerStatus {
+                state: Some(ContainerState {
+                    terminated: Some(ContainerStateTerminated {
+                        finished_at: Some(Time(Timestamp::from_second(at).unwrap())),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        });
+        Arc::new(p)
+    }
+
+    #[test]
+    fn the_backoff_doubles_with_failures_since_the_last_success() {
+        let at = |s| Timestamp::from_second(s).unwrap();
+        assert_eq!(backoff_left(&[], at(100)), None);
+        let one = [finished("Failed", 100)];
+        assert_eq!(backoff_left(&one, at(104)), Some(Duration::from_secs(6)));
+        assert_eq!(backoff_left(&one, at(110)), None);
+        let three = [finished("Failed", 50), finished("Failed", 90), finished("Failed", 100)];
+        assert_eq!(backoff_left(&three, at(110)), Some(Duration::from_secs(30)), "40 s after the third");
+        let after_success = [finished("Failed", 50), finished("Succeeded", 95), finished("Failed", 100)];
+        assert_eq!(backoff_left(&after_success, at(101)), Some(Duration::from_secs(9)));
     }
 }

@@ -84,10 +84,10 @@ pub async fn run(
     s.storage.classes.ready().await;
     s.relist();
     let worker = Arc::clone(&s);
-    tokio::spawn(queue::work(Arc::clone(&s.queue), 1, "scheduler", move |key| {
+    let _workers = queue::spawn_workers(Arc::clone(&s.queue), 1, "scheduler", move |key| {
         let s = Arc::clone(&worker);
         async move { s.schedule_one(key).await }
-    }));
+    });
     let mut retry = tokio::time::interval(RETRY_UNSCHEDULABLE);
     loop {
         tokio::select! {
