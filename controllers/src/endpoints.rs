@@ -63,9 +63,9 @@ pub async fn run(
         unseen: Unseen::default(),
         events,
     });
-    let mut service_changes = controller.services.subscribe();
-    let mut pod_changes = controller.pods.subscribe();
-    let mut endpoints_changes = controller.endpoints.subscribe();
+    let service_changes = controller.services.subscribe();
+    let pod_changes = controller.pods.subscribe();
+    let endpoints_changes = controller.endpoints.subscribe();
     controller.services.ready().await;
     controller.pods.ready().await;
     controller.endpoints.ready().await;
@@ -75,33 +75,32 @@ pub async fn run(
         let c = Arc::clone(&worker);
         async move { c.reconcile(key).await }
     });
-    loop {
-        tokio::select! {
-            change = informer::next(&mut service_changes) => match change {
-                Some(Change::Applied(svc) | Change::Deleted(svc)) => controller.queue.add(Key::of(&svc.metadata)),
-                Some(Change::Relisted) => controller.enqueue_all(),
-                None => return,
-            },
-            change = informer::next(&mut pod_changes) => match change {
-                Some(Change::Applied(pod) | Change::Deleted(pod)) => controller.pod_changed(&pod),
-                Some(Change::Relisted) => controller.enqueue_all(),
-                None => return,
-            },
-            change = informer::next(&mut endpoints_changes) => match change {
+    let own_writes = async {
+        let mut endpoints_changes = endpoints_changes;
+        while let Some(change) = informer::next(&mut endpoints_changes).await {
+            match change {
                 // Someone deleted an Endpoints object: put it back if its Service wants it.
-                Some(Change::Deleted(ep)) => controller.queue.add(Key::of(&ep.metadata)),
+                Change::Deleted(ep) => controller.queue.add(Key::of(&ep.metadata)),
                 // Our own write showing up: the Service may have waited for it.
-                Some(Change::Applied(ep)) => {
+                Change::Applied(ep) => {
                     let key = Key::of(&ep.metadata);
                     if controller.unseen.waiting(&key) {
                         controller.queue.add(key);
                     }
                 }
-                Some(Change::Relisted) => controller.enqueue_all(),
-                None => return,
-            },
+                Change::Relisted => controller.enqueue_all(),
+            }
         }
-    }
+    };
+    tokio::join!(
+        informer::feed(
+            service_changes,
+            || controller.enqueue_all(),
+            |svc| controller.queue.add(Key::of(&svc.metadata))
+        ),
+        informer::feed(pod_changes, || controller.enqueue_all(), |pod| controller.pod_changed(pod)),
+        own_writes,
+    );
 }
 
 impl Controller {

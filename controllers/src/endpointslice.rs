@@ -24,7 +24,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams, Preconditions};
 
 use crate::events::{Recorder, Type};
-use crate::informer::{self, Change, Informer};
+use crate::informer::{self, Informer};
 use crate::queue::{self, Key, Next, Queue};
 use crate::service_pods::{self, Membership, TriggerTimes};
 use crate::unseen::{Seen, Unseen};
@@ -73,9 +73,9 @@ pub async fn run(
         tracker: Unseen::default(),
         events,
     });
-    let mut service_changes = controller.services.subscribe();
-    let mut pod_changes = controller.pods.subscribe();
-    let mut slice_changes = controller.slices.subscribe();
+    let service_changes = controller.services.subscribe();
+    let pod_changes = controller.pods.subscribe();
+    let slice_changes = controller.slices.subscribe();
     controller.services.ready().await;
     controller.pods.ready().await;
     controller.nodes.ready().await;
@@ -86,25 +86,15 @@ pub async fn run(
         let c = Arc::clone(&worker);
         async move { c.reconcile(key).await }
     });
-    loop {
-        tokio::select! {
-            change = informer::next(&mut service_changes) => match change {
-                Some(Change::Applied(svc) | Change::Deleted(svc)) => controller.queue.add(Key::of(&svc.metadata)),
-                Some(Change::Relisted) => controller.enqueue_all(),
-                None => return,
-            },
-            change = informer::next(&mut pod_changes) => match change {
-                Some(Change::Applied(pod) | Change::Deleted(pod)) => controller.pod_changed(&pod),
-                Some(Change::Relisted) => controller.enqueue_all(),
-                None => return,
-            },
-            change = informer::next(&mut slice_changes) => match change {
-                Some(Change::Applied(slice) | Change::Deleted(slice)) => controller.slice_changed(&slice),
-                Some(Change::Relisted) => controller.enqueue_all(),
-                None => return,
-            },
-        }
-    }
+    tokio::join!(
+        informer::feed(
+            service_changes,
+            || controller.enqueue_all(),
+            |svc| controller.queue.add(Key::of(&svc.metadata))
+        ),
+        informer::feed(pod_changes, || controller.enqueue_all(), |pod| controller.pod_changed(pod)),
+        informer::feed(slice_changes, || controller.enqueue_all(), |slice| controller.slice_changed(slice)),
+    );
 }
 
 impl Controller {

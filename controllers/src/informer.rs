@@ -118,3 +118,15 @@ pub async fn next<K: Clone>(rx: &mut broadcast::Receiver<Change<K>>) -> Option<C
         Err(broadcast::error::RecvError::Closed) => None,
     }
 }
+
+/// Turns one informer's changes into work until the informer is gone:
+/// `changed` for each object applied or deleted, `relisted` when anything
+/// may have changed (a relist, or changes this subscriber missed).
+pub async fn feed<K: Clone>(mut rx: broadcast::Receiver<Change<K>>, relisted: impl Fn(), changed: impl Fn(&K)) {
+    while let Some(change) = next(&mut rx).await {
+        match change {
+            Change::Applied(obj) | Change::Deleted(obj) => changed(&obj),
+            Change::Relisted => relisted(),
+        }
+    }
+}

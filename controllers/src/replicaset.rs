@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::events::Recorder;
 use crate::expectations::Expectations;
-use crate::informer::{self, Change, Informer};
+use crate::informer::{self, Informer};
 use crate::pod_control::PodControl;
 use crate::queue::{self, Key, Next, Queue};
 use crate::{labels, owner, pods};
@@ -95,8 +95,8 @@ pub async fn run<K: Replicated>(
 ) {
     let controller =
         Arc::new(Controller { client, sets, pods, queue: Queue::new(), expectations: Expectations::default(), events });
-    let mut set_changes = controller.sets.subscribe();
-    let mut pod_changes = controller.pods.subscribe();
+    let set_changes = controller.sets.subscribe();
+    let pod_changes = controller.pods.subscribe();
     controller.sets.ready().await;
     controller.pods.ready().await;
     controller.enqueue_all();
@@ -106,20 +106,10 @@ pub async fn run<K: Replicated>(
         let c = Arc::clone(&worker);
         async move { c.reconcile(key).await }
     });
-    loop {
-        tokio::select! {
-            change = informer::next(&mut set_changes) => match change {
-                Some(Change::Applied(rs) | Change::Deleted(rs)) => controller.queue.add(Key::of(rs.meta())),
-                Some(Change::Relisted) => controller.enqueue_all(),
-                None => return,
-            },
-            change = informer::next(&mut pod_changes) => match change {
-                Some(Change::Applied(pod) | Change::Deleted(pod)) => controller.pod_changed(&pod),
-                Some(Change::Relisted) => controller.enqueue_all(),
-                None => return,
-            },
-        }
-    }
+    tokio::join!(
+        informer::feed(set_changes, || controller.enqueue_all(), |rs| controller.queue.add(Key::of(rs.meta()))),
+        informer::feed(pod_changes, || controller.enqueue_all(), |pod| controller.pod_changed(pod)),
+    );
 }
 
 impl<K: Replicated> Controller<K> {

@@ -22,7 +22,7 @@ use self::plan::{NodeState, Strategy};
 use crate::events::Recorder;
 use crate::expectations::Expectations;
 use crate::history::{self, Current, HASH_LABEL};
-use crate::informer::{self, Change, Informer};
+use crate::informer::{self, Informer};
 use crate::pod_control::PodControl;
 use crate::queue::{self, Key, Next, Queue};
 use crate::{labels, owner, pods};
@@ -59,9 +59,9 @@ pub async fn run(
         expectations: Expectations::default(),
         events,
     });
-    let mut set_changes = controller.sets.subscribe();
-    let mut pod_changes = controller.pods.subscribe();
-    let mut node_changes = controller.nodes.subscribe();
+    let set_changes = controller.sets.subscribe();
+    let pod_changes = controller.pods.subscribe();
+    let node_changes = controller.nodes.subscribe();
     controller.sets.ready().await;
     controller.pods.ready().await;
     controller.nodes.ready().await;
@@ -72,25 +72,12 @@ pub async fn run(
         let c = Arc::clone(&worker);
         async move { c.reconcile(key).await }
     });
-    loop {
-        tokio::select! {
-            change = informer::next(&mut set_changes) => match change {
-                Some(Change::Applied(ds) | Change::Deleted(ds)) => controller.queue.add(Key::of(&ds.metadata)),
-                Some(Change::Relisted) => controller.enqueue_all(),
-                None => return,
-            },
-            change = informer::next(&mut pod_changes) => match change {
-                Some(Change::Applied(pod) | Change::Deleted(pod)) => controller.pod_changed(&pod),
-                Some(Change::Relisted) => controller.enqueue_all(),
-                None => return,
-            },
-            // Labels, taints, a node added or gone: any DaemonSet may care.
-            change = informer::next(&mut node_changes) => match change {
-                Some(_) => controller.enqueue_all(),
-                None => return,
-            },
-        }
-    }
+    tokio::join!(
+        informer::feed(set_changes, || controller.enqueue_all(), |ds| controller.queue.add(Key::of(&ds.metadata))),
+        informer::feed(pod_changes, || controller.enqueue_all(), |pod| controller.pod_changed(pod)),
+        // Labels, taints, a node added or gone: any DaemonSet may care.
+        informer::feed(node_changes, || controller.enqueue_all(), |_| controller.enqueue_all()),
+    );
 }
 
 fn strategy(ds: &DaemonSet, desired: i32) -> Strategy {

@@ -28,7 +28,7 @@ use serde_json::json;
 use self::failure_policy::Action;
 use crate::events::{Recorder, Type};
 use crate::expectations::Expectations;
-use crate::informer::{self, Change, Informer};
+use crate::informer::{self, Informer};
 use crate::pod_control::PodControl;
 use crate::queue::{self, Key, Next, Queue};
 use crate::{labels, owner, pods};
@@ -52,16 +52,10 @@ pub struct Controller {
 }
 
 pub async fn run(client: kube::Client, jobs: Arc<Informer<Job>>, pods: Arc<Informer<Pod>>, events: Recorder) {
-    let controller = Arc::new(Controller {
-        client,
-        jobs,
-        pods,
-        queue: Queue::new(),
-        expectations: Expectations::default(),
-        events,
-    });
-    let mut job_changes = controller.jobs.subscribe();
-    let mut pod_changes = controller.pods.subscribe();
+    let controller =
+        Arc::new(Controller { client, jobs, pods, queue: Queue::new(), expectations: Expectations::default(), events });
+    let job_changes = controller.jobs.subscribe();
+    let pod_changes = controller.pods.subscribe();
     controller.jobs.ready().await;
     controller.pods.ready().await;
     controller.enqueue_all();
@@ -70,20 +64,10 @@ pub async fn run(client: kube::Client, jobs: Arc<Informer<Job>>, pods: Arc<Infor
         let c = Arc::clone(&worker);
         async move { c.reconcile(key).await }
     });
-    loop {
-        tokio::select! {
-            change = informer::next(&mut job_changes) => match change {
-                Some(Change::Applied(job) | Change::Deleted(job)) => controller.queue.add(Key::of(&job.metadata)),
-                Some(Change::Relisted) => controller.enqueue_all(),
-                None => return,
-            },
-            change = informer::next(&mut pod_changes) => match change {
-                Some(Change::Applied(pod) | Change::Deleted(pod)) => controller.pod_changed(&pod),
-                Some(Change::Relisted) => controller.enqueue_all(),
-                None => return,
-            },
-        }
-    }
+    tokio::join!(
+        informer::feed(job_changes, || controller.enqueue_all(), |job| controller.queue.add(Key::of(&job.metadata))),
+        informer::feed(pod_changes, || controller.enqueue_all(), |pod| controller.pod_changed(pod)),
+    );
 }
 
 /// What one reconcile found and decided, gathered before the status is written.
@@ -338,12 +322,7 @@ impl Controller {
 
     /// Counts the pods that finished since the last reconcile, by the
     /// finalizer protocol, and returns the Job as written with what it saw.
-    async fn track(
-        &self,
-        job: &Job,
-        api: &Api<Pod>,
-        owned: &[Arc<Pod>],
-    ) -> Result<(Job, Observed), kube::Error> {
+    async fn track(&self, job: &Job, api: &Api<Pod>, owned: &[Arc<Pod>]) -> Result<(Job, Observed), kube::Error> {
         let spec = job.spec.clone().unwrap_or_default();
         let policy = spec.pod_failure_policy.as_ref();
         let completions = spec.completions.unwrap_or(0);
@@ -727,22 +706,23 @@ mod tests {
 
     fn finished(phase: &str, at: i64) -> Arc<Pod> {
         use k8s_openapi::api::core::v1::{ContainerState, ContainerStateTerminated, ContainerStatus, PodStatus};
-        let mut p = Pod::default();
-        p.status = Some(PodStatus {
-            phase: Some(phase.into()),
-            container_statuses: Some(vec![ContainerStatus {
-                state: Some(ContainerState {
-                    terminated: Some(ContainerStateTerminated {
-                        finished_at: Some(Time(Timestamp::from_second(at).unwrap())),
+        Arc::new(Pod {
+            status: Some(PodStatus {
+                phase: Some(phase.into()),
+                container_statuses: Some(vec![ContainerStatus {
+                    state: Some(ContainerState {
+                        terminated: Some(ContainerStateTerminated {
+                            finished_at: Some(Time(Timestamp::from_second(at).unwrap())),
+                            ..Default::default()
+                        }),
                         ..Default::default()
                     }),
                     ..Default::default()
-                }),
+                }]),
                 ..Default::default()
-            }]),
+            }),
             ..Default::default()
-        });
-        Arc::new(p)
+        })
     }
 
     #[test]
