@@ -7,6 +7,7 @@
 
 mod placement;
 mod plan;
+mod revisions;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -19,9 +20,10 @@ use kube::api::{Api, ObjectMeta, Patch, PatchParams};
 use serde_json::json;
 
 use self::plan::{NodeState, Strategy};
+use self::revisions::HASH_LABEL;
 use crate::events::Recorder;
 use crate::expectations::Expectations;
-use crate::history::{self, Current, HASH_LABEL};
+use crate::history::{self, HistoryError};
 use crate::informer::{self, Informer};
 use crate::pod_control::PodControl;
 use crate::queue::{self, Key, Next, Queue};
@@ -113,7 +115,7 @@ impl Controller {
         }
     }
 
-    async fn reconcile(&self, key: Key) -> Result<Next, kube::Error> {
+    async fn reconcile(&self, key: Key) -> Result<Next, HistoryError> {
         let Some(ds) = self.sets.get(Some(&key.namespace), &key.name) else {
             self.expectations.forget(&key);
             return Ok(Next::Done);
@@ -128,20 +130,20 @@ impl Controller {
             return Ok(Next::Done);
         }
         let uid = ds.metadata.uid.clone().unwrap_or_default();
-        let collisions = ds.status.as_ref().and_then(|s| s.collision_count);
-        let hash = crate::deployment::template_hash(&spec.template, collisions);
-        let revisions = history::owned(&self.revisions, &key.namespace, &uid);
-        let template_labels = spec.template.metadata.as_ref().and_then(|m| m.labels.clone()).unwrap_or_default();
-        let data = history::template_patch(&spec.template);
-        match history::current(&self.client, ds.as_ref(), &revisions, &hash, data, template_labels).await? {
-            Current::Found => {}
-            Current::Collision => {
-                let api: Api<DaemonSet> = Api::namespaced(self.client.clone(), &key.namespace);
-                let patch = json!({"status": {"collisionCount": collisions.unwrap_or(0) + 1}});
-                api.patch_status(&key.name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
-                return Ok(Next::Done);
-            }
-        }
+        let mut past: Vec<ControllerRevision> = self
+            .revisions
+            .in_namespace(&key.namespace)
+            .into_iter()
+            .filter(|r| owner::controlled_by(&r.metadata, &uid))
+            .map(|r| r.as_ref().clone())
+            .collect();
+        history::sort(&mut past);
+        let revision_api: Api<ControllerRevision> = Api::namespaced(self.client.clone(), &key.namespace);
+        let was = ds.status.as_ref().and_then(|s| s.collision_count).unwrap_or(0);
+        let (current, collisions) =
+            history::sync(&revision_api, &mut past, was, |number, c| revisions::new(&ds, number, c)).await?;
+        let collisions = Some(collisions).filter(|c| *c > 0 || was > 0);
+        let hash = revisions::hash_of(&current).unwrap_or_default().to_string();
 
         // The pods on each node, and where they belong.
         let template_pod = self.template_pod(&ds, &hash);
@@ -195,10 +197,20 @@ impl Controller {
             control.create(pods).await?;
         }
 
-        let in_use: HashSet<String> =
-            owned.iter().filter_map(|p| p.metadata.labels.as_ref()?.get(HASH_LABEL).cloned()).collect();
-        let limit = usize::try_from(spec.revision_history_limit.unwrap_or(10)).unwrap_or(10);
-        history::truncate(&self.client, &revisions, limit, &in_use, &hash).await?;
+        // Revisions beyond the limit go, unless a pod still runs their template.
+        let mut live: HashSet<&str> = past
+            .iter()
+            .filter(|r| {
+                let hash = revisions::hash_of(r);
+                owned
+                    .iter()
+                    .any(|p| p.metadata.labels.as_ref().and_then(|l| l.get(HASH_LABEL)).map(String::as_str) == hash)
+            })
+            .filter_map(|r| r.metadata.name.as_deref())
+            .collect();
+        live.extend(current.metadata.name.as_deref());
+        let limit = spec.revision_history_limit.unwrap_or(10);
+        history::prune(&revision_api, &history::excess(&past, &live, limit)).await?;
 
         let counts = plan::counts(&states, &hash, min_ready, now);
         let status = DaemonSetStatus {
@@ -224,7 +236,7 @@ impl Controller {
             match api.patch_status(&key.name, &PatchParams::default(), &Patch::Merge(json!({"status": patch}))).await {
                 Ok(_) => {}
                 Err(e) if crate::is_gone(&e) => return Ok(Next::Done),
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
         // A pod that turns available after minReadySeconds changes no object: look again then.

@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 
 use super::placement::Fit;
-use crate::history::HASH_LABEL;
+use super::revisions::HASH_LABEL;
 use crate::pods;
 
 /// One node as the DaemonSet sees it.

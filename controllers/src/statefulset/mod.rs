@@ -28,12 +28,8 @@ use serde_json::json;
 use crate::events::{Recorder, Type};
 use crate::informer::{self, Change, Informer};
 use crate::queue::{self, Key, Next, Queue};
-use crate::{labels, owner};
+use crate::{history, labels, owner};
 use plan::Action;
-use revisions::UpdateRevision;
-
-/// How many name collisions a new revision may meet before giving up for now.
-const MAX_COLLISIONS: i32 = 100;
 
 #[derive(Debug, thiserror::Error)]
 enum Error {
@@ -48,8 +44,8 @@ enum Error {
         #[source]
         source: serde_json::Error,
     },
-    #[error("ControllerRevision names for {0} keep colliding")]
-    Collisions(String),
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
 }
 
 struct Controller {
@@ -159,7 +155,7 @@ impl Controller {
         .await?;
 
         let mut history = self.claim_revisions(&set).await?;
-        revisions::sort(&mut history);
+        history::sort(&mut history);
         let (update, collision_count) = self.update_revision(&set, &mut history).await?;
         let current_name = set.status.as_ref().and_then(|s| s.current_revision.as_deref()).unwrap_or_default();
         let current = history.iter().find(|r| r.metadata.name.as_deref() == Some(current_name)).unwrap_or(&update);
@@ -207,14 +203,7 @@ impl Controller {
         live.extend(pods.iter().map(|p| identity::revision_of(p)));
         let limit = set.spec.as_ref().and_then(|s| s.revision_history_limit).unwrap_or(10);
         let revision_api: Api<ControllerRevision> = Api::namespaced(self.client.clone(), &key.namespace);
-        for old in revisions::excess(&history, &live, limit) {
-            match revision_api.delete(old.metadata.name.as_deref().unwrap_or_default(), &DeleteParams::default()).await
-            {
-                Ok(_) => {}
-                Err(e) if crate::is_gone(&e) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+        history::prune(&revision_api, &history::excess(&history, &live, limit)).await?;
         match failure {
             Some(e) => Err(e),
             None => Ok(pass.wait.map_or(Next::Done, |d| Next::After(d + Duration::from_millis(100)))),
@@ -256,37 +245,8 @@ impl Controller {
     ) -> Result<(ControllerRevision, i32), Error> {
         let namespace = set.metadata.namespace.as_deref().unwrap_or_default();
         let api: Api<ControllerRevision> = Api::namespaced(self.client.clone(), namespace);
-        let mut collisions = set.status.as_ref().and_then(|s| s.collision_count).unwrap_or(0);
-        match revisions::update_revision(set, history, collisions) {
-            UpdateRevision::Newest(i) => Ok((history[i].clone(), collisions)),
-            UpdateRevision::Renumber(i, number) => {
-                let r = &history[i];
-                let patch = json!({"metadata": {"resourceVersion": r.metadata.resource_version}, "revision": number});
-                let name = r.metadata.name.clone().unwrap_or_default();
-                let renumbered = api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
-                history[i] = renumbered.clone();
-                Ok((renumbered, collisions))
-            }
-            UpdateRevision::Create(mut candidate) => loop {
-                match api.create(&PostParams::default(), &candidate).await {
-                    Ok(created) => return Ok((created, collisions)),
-                    Err(kube::Error::Api(s)) if s.code == 409 => {
-                        let name = candidate.metadata.name.clone().unwrap_or_default();
-                        let existing = api.get(&name).await?;
-                        if revisions::equal(&existing, &candidate) {
-                            // Ours already, the cache had not shown it.
-                            return Ok((existing, collisions));
-                        }
-                        collisions = collisions.saturating_add(1);
-                        if collisions > MAX_COLLISIONS {
-                            return Err(Error::Collisions(set.metadata.name.clone().unwrap_or_default()));
-                        }
-                        candidate = revisions::new(set, candidate.revision, collisions);
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            },
-        }
+        let collisions = set.status.as_ref().and_then(|s| s.collision_count).unwrap_or(0);
+        Ok(history::sync(&api, history, collisions, |number, c| revisions::new(set, number, c)).await?)
     }
 
     /// Carries out a pass's actions in order, stopping at the first failure
