@@ -20,9 +20,80 @@ pub struct Cli {
 pub enum Command {
     /// Run a server: the key-value store and the Kubernetes API server.
     Server(ServerArgs),
+    /// Run an agent: join the cluster at --server with --token and keep
+    /// this host registered as a Ready node (no pods run yet).
+    Agent(AgentArgs),
+    /// Manage bootstrap tokens for joining nodes.
+    Token(TokenArgs),
     /// Test and benchmark mode: register fake nodes and play their kubelets
     /// (bound pods become Running and Ready; no containers run).
     HollowNodes(HollowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The server to join, https://<host>:<port>.
+    #[arg(long, short = 's', env = "BRAMBLE_URL")]
+    pub server: String,
+
+    /// The join token: the server's <data-dir>/server/token, a `bramble token create` token, or a bare password.
+    #[arg(long, short = 't', env = "BRAMBLE_TOKEN", hide_env_values = true, required_unless_present = "token_file")]
+    pub token: Option<String>,
+
+    /// A file holding the join token.
+    #[arg(long, env = "BRAMBLE_TOKEN_FILE", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
+
+    /// Folder to hold state; the agent's is under <data-dir>/agent.
+    #[arg(long, short = 'd', env = "BRAMBLE_DATA_DIR", default_value = "/var/lib/bramble")]
+    pub data_dir: PathBuf,
+
+    /// Node name; the host name by default.
+    #[arg(long, env = "BRAMBLE_NODE_NAME")]
+    pub node_name: Option<String>,
+
+    /// IP addresses of this node; the address of the default route by default.
+    #[arg(long, short = 'i', value_delimiter = ',')]
+    pub node_ip: Vec<std::net::IpAddr>,
+
+    /// External IP addresses of this node.
+    #[arg(long, value_delimiter = ',')]
+    pub node_external_ip: Vec<std::net::IpAddr>,
+
+    /// Labels for the node at registration, as key=value (repeatable).
+    #[arg(long = "node-label")]
+    pub node_labels: Vec<String>,
+
+    /// Taints for the node at registration, as key=value:Effect (repeatable).
+    #[arg(long = "node-taint")]
+    pub node_taints: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    pub command: TokenCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a bootstrap token (a `bootstrap-token-<id>` Secret in kube-system) and print it.
+    Create(TokenCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// The admin kubeconfig of the cluster.
+    #[arg(long, env = "KUBECONFIG", default_value = "/etc/bramble/bramble.yaml")]
+    pub kubeconfig: PathBuf,
+
+    /// How long the token is valid (e.g. 24h, 90m); 0 never expires.
+    #[arg(long, default_value = "24h", value_parser = parse_duration)]
+    pub ttl: std::time::Duration,
+
+    /// A description stored with the token.
+    #[arg(long, default_value = "")]
+    pub description: String,
 }
 
 #[derive(Debug, Args)]
@@ -146,7 +217,8 @@ pub struct ServerArgs {
     #[arg(long, default_value = "10.43.0.10")]
     pub cluster_dns: std::net::IpAddr,
 
-    /// Shared secret for nodes joining the cluster.
+    /// The join token agents present: a password or a full K10 token. Made on
+    /// first start when not given; the full form is kept in <data-dir>/server/token.
     #[arg(long, short = 't', env = "BRAMBLE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 

@@ -1,6 +1,7 @@
 //! The `bramble` binary: one program for the server (store, and later the API
 //! server, controllers and agent) and its tools. Only wiring lives here.
 
+mod agent;
 mod cli;
 mod config_file;
 mod hollow;
@@ -33,6 +34,10 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             cli::Command::Server(args) => server::run(args).await,
+            cli::Command::Agent(args) => agent::run(args).await,
+            cli::Command::Token(cli::TokenArgs { command: cli::TokenCommand::Create(args) }) => {
+                agent::token_create(args).await
+            }
             cli::Command::HollowNodes(args) => hollow::run(args).await,
         }
     });

@@ -104,17 +104,21 @@ fn node_ips(args: &ServerArgs) -> Vec<IpAddr> {
     if !args.node_ip.is_empty() {
         return args.node_ip.clone();
     }
+    routed_ip().into_iter().collect()
+}
+
+/// The source address of the default route.
+pub(crate) fn routed_ip() -> Option<IpAddr> {
     // Connecting a UDP socket sends nothing; it only asks the kernel for a route.
-    let routed = std::net::UdpSocket::bind("0.0.0.0:0")
+    std::net::UdpSocket::bind("0.0.0.0:0")
         .and_then(|s| s.connect("192.0.2.1:9").map(|_| s))
         .and_then(|s| s.local_addr())
         .map(|a| a.ip())
         .ok()
-        .filter(|ip| !ip.is_unspecified());
-    routed.into_iter().collect()
+        .filter(|ip| !ip.is_unspecified())
 }
 
-fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
 }
 
@@ -155,6 +159,7 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     let tls_dir = args.data_dir.join("server").join("tls");
     create_private_dir(&args.data_dir.join("server"))?;
     let pki = apiserver::Pki::ensure(&tls_dir, &names)?;
+    let join_password = server_token(&args, &pki)?;
 
     let (store, embedded): (std::sync::Arc<dyn Datastore>, Option<EmbeddedStore>) = match &args.datastore_endpoint {
         Some(endpoint) => {
@@ -175,6 +180,7 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         advertise_ip: advertise,
         service_network,
         tokens,
+        join_password: Some(join_password),
         // kube-apiserver's default `--event-ttl`.
         event_ttl: std::time::Duration::from_secs(3600),
     };
@@ -216,7 +222,10 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         tokio::spawn(controllers::run(client, config));
     }
     if !args.disable_agent {
-        tracing::info!("the agent (pods on this node) is not part of bramble yet; this server runs no pods");
+        tracing::info!(
+            "this server runs no agent yet; join nodes with `bramble agent --server https://<this host>:{port} --token <{}>`",
+            args.data_dir.join("server").join("token").display()
+        );
     }
     crate::notify::ready();
     shutdown_signal().await;
@@ -231,6 +240,39 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The server token agents join with: `--token`, else the one an earlier
+/// start made, else a new one; written in full form (`K10<CA hash>::server:<password>`)
+/// to `<data-dir>/server/token`, mode 0600, as k3s does. Returns the password.
+fn server_token(args: &ServerArgs, pki: &apiserver::Pki) -> anyhow::Result<String> {
+    use agent::token::{Credentials, Token};
+    let path = args.data_dir.join("server").join("token");
+    let given = match &args.token {
+        Some(text) => Some(Token::parse(text).context("--token")?),
+        None => match std::fs::read_to_string(&path) {
+            Ok(text) => Some(Token::parse(&text).with_context(|| format!("{} holds no valid token", path.display()))?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        },
+    };
+    let actual = agent::token::ca_hash(pki.server_ca_pem.as_bytes());
+    if let Some(expected) = given.as_ref().and_then(|t| t.ca_hash.as_deref())
+        && expected != actual
+    {
+        bail!(
+            "the token's CA hash {expected} is not this server's CA ({actual}, {}): the token is from another cluster",
+            pki.dir.join("server-ca.crt").display()
+        );
+    }
+    let password = given.map(|t| t.secret()).unwrap_or_else(agent::token::new_password);
+    let full = Token::full(
+        pki.server_ca_pem.as_bytes(),
+        &Credentials::Password { user: "server".into(), password: password.clone() },
+    );
+    apiserver::pki::write_file(&path, format!("{full}\n").as_bytes(), 0o600)
+        .with_context(|| format!("cannot write the server token {}", path.display()))?;
+    Ok(password)
+}
+
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
@@ -240,7 +282,7 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create the data directory {}", dir.display()))
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
         tracing::warn!("cannot install signal handlers; stop with SIGKILL");

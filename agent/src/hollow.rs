@@ -13,20 +13,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
-use k8s_openapi::api::core::v1::{Node, NodeAddress, NodeCondition, NodeStatus, NodeSystemInfo, Pod};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Node, NodeAddress, NodeStatus, NodeSystemInfo, Pod};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 use tokio::sync::{Mutex, mpsc};
 
-/// The kubelet version hollow nodes report.
-pub const KUBELET_VERSION: &str = "v1.33.9+bramble";
-/// How often each node renews its Lease, as the kubelet's default.
-pub const HEARTBEAT: Duration = Duration::from_secs(10);
+pub use crate::node::{HEARTBEAT, KUBELET_VERSION};
 
 pub const READY_ANNOTATION: &str = "bramble.dev/hollow-ready";
 pub const EXIT_ANNOTATION: &str = "bramble.dev/hollow-exit";
@@ -93,7 +90,7 @@ fn node_object(config: &Config, i: usize) -> Node {
                 NodeAddress { type_: "InternalIP".into(), address: node_ip(i) },
                 NodeAddress { type_: "Hostname".into(), address: name },
             ]),
-            conditions: Some(conditions()),
+            conditions: Some(crate::node::conditions(Default::default(), &BTreeMap::new())),
             node_info: Some(NodeSystemInfo {
                 architecture: "arm64".into(),
                 boot_id: String::new(),
@@ -115,24 +112,6 @@ fn node_object(config: &Config, i: usize) -> Node {
 /// 10.99.x.y: hollow nodes' addresses, never routed.
 fn node_ip(i: usize) -> String {
     format!("10.99.{}.{}", i / 250, i % 250 + 1)
-}
-
-fn conditions() -> Vec<NodeCondition> {
-    let t = now();
-    let c = |type_: &str, status: &str, reason: &str, message: &str| NodeCondition {
-        type_: type_.into(),
-        status: status.into(),
-        reason: Some(reason.into()),
-        message: Some(message.into()),
-        last_heartbeat_time: Some(t.clone()),
-        last_transition_time: Some(t.clone()),
-    };
-    vec![
-        c("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-        c("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-        c("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-        c("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
-    ]
 }
 
 /// Registers the nodes (or takes over existing ones) and plays their
@@ -165,38 +144,10 @@ async fn heartbeats(client: kube::Client, nodes: Vec<(String, String)>) {
     let mut tick = tokio::time::interval(HEARTBEAT);
     loop {
         tick.tick().await;
-        let renew = MicroTime(Timestamp::now());
         let beats = nodes.iter().cloned().map(|(name, uid)| {
             let leases = leases.clone();
-            let renew = renew.clone();
             async move {
-                let lease = Lease {
-                    metadata: ObjectMeta {
-                        name: Some(name.clone()),
-                        owner_references: Some(vec![OwnerReference {
-                            api_version: "v1".into(),
-                            kind: "Node".into(),
-                            name: name.clone(),
-                            uid: uid.clone(),
-                            ..Default::default()
-                        }]),
-                        ..Default::default()
-                    },
-                    spec: Some(LeaseSpec {
-                        holder_identity: Some(name.clone()),
-                        lease_duration_seconds: Some(40),
-                        renew_time: Some(renew.clone()),
-                        ..Default::default()
-                    }),
-                };
-                let patch = json!({"spec": {"renewTime": renew, "holderIdentity": name, "leaseDurationSeconds": 40}});
-                let result = match leases.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
-                    Err(kube::Error::Api(s)) if s.code == 404 => {
-                        leases.create(&PostParams::default(), &lease).await.map(|_| ())
-                    }
-                    other => other.map(|_| ()),
-                };
-                if let Err(e) = result {
+                if let Err(e) = crate::node::renew_lease(&leases, &name, &uid).await {
                     tracing::debug!(node = %name, "heartbeat failed: {e}");
                 }
             }

@@ -1,12 +1,16 @@
 //! The admission chain of a write, in upstream's order: defaulting (on
 //! every decoded body), the create-time admission defaults (service
-//! account, default tolerations, priority), then validation, whose errors
-//! become one 422 Invalid with a cause per field.
+//! account, default tolerations), Priority (`priority.rs`, which reads the
+//! stored PriorityClasses), then validation, whose errors become one 422
+//! Invalid with a cause per field, and last Priority's check that one
+//! PriorityClass at most is the global default.
 
 use serde_json::Value;
 
+use crate::Api;
 use crate::catalog::Resource;
 use crate::defaults;
+use crate::priority;
 use crate::status::{ApiError, Cause};
 use crate::storage;
 use crate::validation::{self, FieldError};
@@ -35,13 +39,17 @@ fn invalid(resource: &Resource, obj: &Value, errors: Vec<FieldError>) -> Result<
     })
 }
 
-pub fn admit_create(resource: &Resource, obj: &mut Value) -> Result<(), ApiError> {
+pub async fn admit_create(api: &Api, resource: &Resource, obj: &mut Value) -> Result<(), ApiError> {
     defaults::apply_defaults(resource.group, resource.version, resource.kind, obj);
     defaults::apply_admission_defaults(resource.group, resource.kind, obj);
-    invalid(resource, obj, validation::validate_create(resource.group, resource.kind, obj))
+    priority::admit_create(api, resource, obj).await?;
+    invalid(resource, obj, validation::validate_create(resource.group, resource.kind, obj))?;
+    priority::validate(api, resource, obj, false).await
 }
 
-pub fn admit_update(resource: &Resource, obj: &mut Value, old: &Value) -> Result<(), ApiError> {
+pub async fn admit_update(api: &Api, resource: &Resource, obj: &mut Value, old: &Value) -> Result<(), ApiError> {
     defaults::apply_defaults(resource.group, resource.version, resource.kind, obj);
-    invalid(resource, obj, validation::validate_update(resource.group, resource.kind, obj, old))
+    priority::admit_update(resource, obj, old);
+    invalid(resource, obj, validation::validate_update(resource.group, resource.kind, obj, old))?;
+    priority::validate(api, resource, obj, true).await
 }

@@ -1,9 +1,11 @@
 //! Who is asking, and may they: client certificates signed by the client CA
 //! (CN is the user, O the groups) and bearer tokens from a static token
 //! file authenticate; `system:masters` may do anything, anonymous users may
-//! read the health and version endpoints, and everyone else is refused with
-//! upstream's 403 until RBAC exists. Service-account and node tokens are not
-//! read here yet.
+//! read the health and version endpoints, nodes (group `system:nodes`, user
+//! `system:node:<name>`) may do what a kubelet needs and no more
+//! ([`node_may`]), and everyone else is refused with upstream's 403 until
+//! RBAC exists. Service-account tokens are not read here yet; join tokens
+//! are the supervisor's (`supervisor.rs`).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -200,6 +202,11 @@ pub fn authorize(user: &User, info: &RequestInfo) -> Result<(), ApiError> {
     {
         return Ok(());
     }
+    if let Some(node) = node_name(user)
+        && node_may(node, info)
+    {
+        return Ok(());
+    }
     match info {
         RequestInfo::NonResource { path, verb } => {
             let public = PUBLIC_PATHS.contains(&path.as_str())
@@ -239,6 +246,54 @@ pub fn authorize(user: &User, info: &RequestInfo) -> Result<(), ApiError> {
     }
 }
 
+/// The node a user is, when it is one (CN `system:node:<name>`, O `system:nodes`).
+fn node_name(user: &User) -> Option<&str> {
+    if !user.groups.iter().any(|g| g == "system:nodes") {
+        return None;
+    }
+    user.name.strip_prefix("system:node:").filter(|n| !n.is_empty())
+}
+
+/// What upstream's `system:node` role and NodeRestriction admission let a
+/// kubelet do, narrowed to what bramble's agent uses: discovery; read nodes,
+/// create one, change only its own and its status; its own Lease in
+/// `kube-node-lease`; read pods and write their status; create events; read
+/// the configmaps, secrets, services and endpoints its pods refer to.
+fn node_may(node: &str, info: &RequestInfo) -> bool {
+    let req = match info {
+        RequestInfo::NonResource { path, verb } => {
+            let discovery = ["/api", "/apis", "/openapi/v2", "/openapi/v3"].contains(&path.trim_end_matches('/'))
+                || path.starts_with("/api/")
+                || path.starts_with("/apis/")
+                || path.starts_with("/openapi/v3/");
+            return discovery && *verb == "get";
+        }
+        RequestInfo::Resource(req) => req,
+    };
+    let own = req.name.as_deref() == Some(node);
+    let reads = matches!(req.verb, "get" | "list" | "watch");
+    match (req.group.as_str(), req.resource.as_str(), req.subresource.as_deref()) {
+        ("", "nodes", None) => {
+            reads || (req.verb == "create" && req.name.is_none()) || (own && matches!(req.verb, "update" | "patch"))
+        }
+        ("", "nodes", Some("status")) => own && matches!(req.verb, "get" | "update" | "patch"),
+        ("coordination.k8s.io", "leases", None) => {
+            req.namespace.as_deref() == Some("kube-node-lease")
+                && match req.verb {
+                    "create" => req.name.is_none(),
+                    "get" | "update" | "patch" | "delete" => own,
+                    _ => false,
+                }
+        }
+        ("", "pods", None) => reads,
+        ("", "pods", Some("status")) => matches!(req.verb, "get" | "update" | "patch"),
+        ("", "events", None) | ("events.k8s.io", "events", None) => matches!(req.verb, "create" | "update" | "patch"),
+        ("", "configmaps" | "secrets" | "endpoints", None) => req.verb == "get",
+        ("", "services", None) => reads,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +327,52 @@ mod tests {
     }
 
     #[test]
+    fn what_a_node_may_do() {
+        let node = User::authenticated("system:node:worker-1".into(), String::new(), vec!["system:nodes".into()]);
+        // The name alone, without the group, is nobody special.
+        let pretender = User::authenticated("system:node:worker-1".into(), String::new(), vec![]);
+        use http::Method as M;
+        let cases: &[(M, &str, bool)] = &[
+            (M::GET, "/api", true),
+            (M::GET, "/apis/coordination.k8s.io/v1", true),
+            (M::GET, "/openapi/v3", true),
+            (M::GET, "/metrics", false),
+            (M::GET, "/api/v1/nodes", true),
+            (M::GET, "/api/v1/nodes/worker-2", true),
+            (M::POST, "/api/v1/nodes", true),
+            (M::PATCH, "/api/v1/nodes/worker-1", true),
+            (M::PATCH, "/api/v1/nodes/worker-2", false),
+            (M::DELETE, "/api/v1/nodes/worker-1", false),
+            (M::PATCH, "/api/v1/nodes/worker-1/status", true),
+            (M::PUT, "/api/v1/nodes/worker-2/status", false),
+            (M::POST, "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases", true),
+            (M::PATCH, "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/worker-1", true),
+            (M::PUT, "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/worker-2", false),
+            (M::GET, "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-controller-manager", false),
+            (M::GET, "/api/v1/pods", true),
+            (M::GET, "/api/v1/namespaces/default/pods/web", true),
+            (M::DELETE, "/api/v1/namespaces/default/pods/web", false),
+            (M::POST, "/api/v1/namespaces/default/pods", false),
+            (M::PATCH, "/api/v1/namespaces/default/pods/web/status", true),
+            (M::POST, "/api/v1/namespaces/default/events", true),
+            (M::POST, "/apis/events.k8s.io/v1/namespaces/default/events", true),
+            (M::GET, "/api/v1/namespaces/default/configmaps/app", true),
+            (M::GET, "/api/v1/namespaces/default/configmaps", false),
+            (M::GET, "/api/v1/namespaces/default/secrets/app", true),
+            (M::GET, "/api/v1/secrets", false),
+            (M::PUT, "/api/v1/namespaces/default/secrets/app", false),
+            (M::GET, "/api/v1/services", true),
+            (M::GET, "/api/v1/namespaces/default/endpoints/web", true),
+            (M::POST, "/api/v1/namespaces", false),
+            (M::GET, "/apis/apps/v1/deployments", false),
+        ];
+        for (method, path, allowed) in cases {
+            assert_eq!(authorize(&node, &info(method.clone(), path)).is_ok(), *allowed, "{method} {path}");
+        }
+        assert!(authorize(&pretender, &info(M::GET, "/api/v1/nodes")).is_err());
+    }
+
+    #[test]
     fn decisions() {
         let admin = User::authenticated("system:admin".into(), String::new(), vec!["system:masters".into()]);
         let bob = User::authenticated("bob".into(), String::new(), vec![]);
@@ -296,6 +397,13 @@ mod tests {
             http::Method::GET,
             "/apis/apps/v1/deployments",
             "deployments.apps is forbidden: User \"bob\" cannot list resource \"deployments\" in API group \"apps\" at the cluster scope",
+        );
+        let node = User::authenticated("system:node:worker-1".into(), String::new(), vec!["system:nodes".into()]);
+        check(
+            &node,
+            http::Method::POST,
+            "/api/v1/namespaces",
+            "namespaces is forbidden: User \"system:node:worker-1\" cannot create resource \"namespaces\" in API group \"\" at the cluster scope",
         );
         check(
             &bob,

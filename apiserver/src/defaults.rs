@@ -5,8 +5,8 @@
 //! strategies add (`apply_admission_defaults`, `apply_service_account`).
 //!
 //! It does not validate (a field of the wrong type is left for validation to reject), allocate
-//! (cluster IPs, node ports, names), look anything up (LimitRanges, PriorityClasses other than the
-//! two built-in ones, the default IngressClass or StorageClass, RuntimeClass overhead), canonicalise
+//! (cluster IPs, node ports, names), look anything up (LimitRanges, PriorityClasses (priority.rs),
+//! the default IngressClass or StorageClass, RuntimeClass overhead), canonicalise
 //! resource quantities, or mimic Go's rendering of zero-valued structs (`resources: {}`,
 //! `status: {}`, `creationTimestamp: null` in templates): those belong to other layers.
 
@@ -94,10 +94,9 @@ pub fn apply_defaults(group: &str, version: &str, kind: &str, obj: &mut Value) {
 /// client-sent status:
 ///
 /// - Pod: ServiceAccount (`serviceAccountName: default`, not for mirror pods), DefaultTolerationSeconds
-///   (not-ready and unreachable `NoExecute` for 300 s), Priority (0 and `PreemptLowerPriority`, or the
-///   values of `system-node-critical`/`system-cluster-critical`; any other class must be resolved by
-///   the caller), the strategy's `status.phase: Pending` and `status.qosClass`, and the
-///   `matchLabelKeys`/`mismatchLabelKeys` merge into pod (anti-)affinity selectors.
+///   (not-ready and unreachable `NoExecute` for 300 s), the strategy's `status.phase: Pending` and
+///   `status.qosClass`, and the `matchLabelKeys`/`mismatchLabelKeys` merge into pod (anti-)affinity
+///   selectors. Priority reads the stored PriorityClasses and is priority.rs's.
 /// - Node: TaintNodesByCondition's `node.kubernetes.io/not-ready:NoSchedule` taint.
 /// - PersistentVolume(Claim): StorageObjectInUseProtection's protection finalizer.
 /// - Namespace: the `kubernetes` finalizer, and the name label again for a generated name.
@@ -109,8 +108,8 @@ pub fn apply_defaults(group: &str, version: &str, kind: &str, obj: &mut Value) {
 ///   `spec.manualSelector` is true.
 /// - DaemonSet: the `deprecated.daemonset.template.generation: "1"` annotation.
 ///
-/// DefaultTolerationSeconds also runs on pod updates upstream, and Priority then copies the old
-/// pod's values; on update the caller keeps what the stored object has.
+/// DefaultTolerationSeconds also runs on pod updates upstream; on update the caller keeps what the
+/// stored object has.
 pub fn apply_admission_defaults(group: &str, kind: &str, obj: &mut Value) {
     let Some(object) = obj.as_object_mut() else { return };
     let group = if group == "core" { "" } else { group };
@@ -1175,7 +1174,6 @@ fn admit_pod(pod: &mut Object) {
         mirror_service_account_name(spec);
     }
     add_default_tolerations(spec);
-    default_priority(spec);
     merge_affinity_label_keys(spec, &labels);
     let qos_class = pod_qos_class(spec);
     if let Some(status) = object_field(pod, "status") {
@@ -1221,19 +1219,6 @@ fn add_default_tolerations(spec: &mut Object) {
             }));
         }
     }
-}
-
-/// Priority admission for the classes every cluster has; a pod naming another class keeps what
-/// it has and the caller resolves the class.
-fn default_priority(spec: &mut Object) {
-    let priority = match string_at(spec, "priorityClassName") {
-        "" => 0,
-        "system-cluster-critical" => 2_000_000_000,
-        "system-node-critical" => 2_000_001_000,
-        _ => return,
-    };
-    default_pointer(spec, "priority", json!(priority));
-    default_pointer(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
 }
 
 /// The pod strategy turns `matchLabelKeys`/`mismatchLabelKeys` of pod (anti-)affinity terms into
@@ -2014,7 +1999,6 @@ mod tests {
     fn admitted_pod_spec(extra: Value) -> Value {
         let mut spec = defaulted_template_spec(json!({
             "enableServiceLinks": true, "serviceAccountName": "default", "serviceAccount": "default",
-            "priority": 0, "preemptionPolicy": "PreemptLowerPriority",
             "tolerations": [
                 { "key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300 },
                 { "key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300 }
@@ -2158,8 +2142,7 @@ mod tests {
                 json!({
                     "apiVersion": "v1", "kind": "Pod", "metadata": { "name": "g" },
                     "spec": defaulted_template_spec(json!({
-                        "priorityClassName": "system-node-critical", "priority": 2_000_001_000,
-                        "preemptionPolicy": "PreemptLowerPriority",
+                        "priorityClassName": "system-node-critical",
                         "tolerations": [{ "operator": "Exists" }],
                         "enableServiceLinks": true, "serviceAccountName": "default", "serviceAccount": "default",
                         "containers": [{
@@ -2186,7 +2169,7 @@ mod tests {
                     "apiVersion": "v1", "kind": "Pod",
                     "metadata": { "name": "b", "annotations": { "kubernetes.io/config.mirror": "abc" } },
                     "spec": defaulted_template_spec(json!({
-                        "enableServiceLinks": true, "priority": 0, "preemptionPolicy": "PreemptLowerPriority",
+                        "enableServiceLinks": true,
                         "tolerations": [
                             { "key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300 },
                             { "key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300 }

@@ -220,6 +220,14 @@ async fn handle(api: Arc<Api>, peer_cert: Option<Arc<Vec<u8>>>, req: Request<Inc
 
 async fn serve_request(api: &Arc<Api>, peer_cert: Option<&[u8]>, req: Request<Incoming>) -> Result<Reply, ApiError> {
     let (parts, body) = req.into_parts();
+    if crate::supervisor::handles(parts.uri.path()) {
+        // The supervisor authenticates with join tokens, not as the API does.
+        let body = match Limited::new(body, crate::supervisor::MAX_BODY_BYTES).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => return Err(ApiError::RequestEntityTooLarge("the request body is too large".into())),
+        };
+        return Ok(crate::supervisor::serve(api, &parts.method, parts.uri.path(), &parts.headers, body).await);
+    }
     let header = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let user: User = auth::authenticate(peer_cert, header(header::AUTHORIZATION), &api.tokens)?;
     let as_groups: Vec<String> =

@@ -22,6 +22,7 @@ mod openapi;
 mod patch_meta;
 pub mod pki;
 mod printers;
+mod priority;
 mod protobuf;
 mod request;
 mod rest;
@@ -32,6 +33,7 @@ pub mod status;
 mod storage;
 mod strategic_merge;
 mod strategy;
+mod supervisor;
 mod table;
 pub mod time;
 pub mod ttl;
@@ -74,6 +76,8 @@ pub struct ApiConfig {
     /// `--service-cidr`: where ClusterIPs come from.
     pub service_network: ServiceNetwork,
     pub tokens: TokenFile,
+    /// The server token's password, which joining agents present; None admits bootstrap tokens only.
+    pub join_password: Option<String>,
     /// How long Events live (kube-apiserver's `--event-ttl`); zero keeps them.
     pub event_ttl: std::time::Duration,
 }
@@ -85,6 +89,8 @@ pub struct Api {
     /// LIST and WATCH from memory, in front of `store`.
     pub(crate) cache: cache::WatchCache,
     pub(crate) tokens: TokenFile,
+    /// k3s's join endpoints (`/cacerts`, `/v1-k3s/...`).
+    pub(crate) supervisor: supervisor::Supervisor,
     pub(crate) server_address: String,
     pub(crate) service_network: ServiceNetwork,
     /// Leases for the objects that expire (Events).
@@ -115,11 +121,13 @@ impl ApiServer {
             cache: cache::WatchCache::new(store.clone()),
             store,
             tokens: config.tokens,
+            supervisor: supervisor::Supervisor::new(pki, config.join_password),
             server_address: config.advertise,
             service_network: config.service_network,
             expiry: ttl::Expiry::new(config.event_ttl),
         });
         namespaces::bootstrap(&api).await.map_err(|e| ApiServerError::Bootstrap(e.to_string()))?;
+        priority::bootstrap(&api).await.map_err(|e| ApiServerError::Bootstrap(e.to_string()))?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(config.listen.port());
         if let std::net::IpAddr::V4(ip) = config.advertise_ip {
             service_ips::bootstrap_kubernetes_service(&api, ip, port)

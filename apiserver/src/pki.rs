@@ -83,7 +83,10 @@ impl ServingNames {
 pub struct Pki {
     pub dir: PathBuf,
     pub server_ca_pem: String,
+    /// The CAs' keys, for the certificates the supervisor issues to nodes.
+    pub server_ca_key_pem: String,
     pub client_ca_pem: String,
+    pub client_ca_key_pem: String,
     pub serving_cert_pem: String,
     pub serving_key_pem: String,
     pub admin_cert_pem: String,
@@ -131,7 +134,9 @@ impl Pki {
         Ok(Pki {
             dir: dir.to_path_buf(),
             server_ca_pem: server_ca.cert_pem,
+            server_ca_key_pem: server_ca.key_pem,
             client_ca_pem: client_ca.cert_pem,
+            client_ca_key_pem: client_ca.key_pem,
             serving_cert_pem: serving.0,
             serving_key_pem: serving.1,
             admin_cert_pem: admin.0,
@@ -188,7 +193,7 @@ fn ensure_ca(dir: &Path, file: &str, common_name: &str) -> Result<Ca, PkiError> 
     }
 }
 
-fn leaf_params(
+pub(crate) fn leaf_params(
     common_name: &str,
     organizations: &[&str],
     sans: &BTreeSet<String>,

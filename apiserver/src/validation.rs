@@ -6656,6 +6656,67 @@ fn validate_lease_spec(e: &mut Errs, obj: &Value) {
     }
 }
 
+/// The highest value a PriorityClass other than the system ones may have.
+const HIGHEST_USER_PRIORITY: i64 = 1_000_000_000;
+
+/// `ValidatePriorityClass` after the metadata: `system-` names only for the
+/// system classes with their values, user values up to a billion, a known
+/// preemption policy.
+fn validate_priority_class(e: &mut Errs, obj: &Value) {
+    let root = Path::new("");
+    let name = member(member(Some(obj), "metadata"), "name").and_then(Value::as_str).unwrap_or("");
+    let value = int32(e, Some(obj), &root, "value").unwrap_or(0);
+    let global_default = opt_bool(e, Some(obj), &root, "globalDefault").unwrap_or(false);
+    if name.starts_with("system-") {
+        let known = crate::priority::SYSTEM_CLASSES.iter().find(|(n, _, _)| *n == name);
+        let problem = match known {
+            None => Some(format!("{name} is not a known system priority class")),
+            Some((n, v, _)) if *v != value => Some(format!("value of {n} PriorityClass must be {v}")),
+            Some((n, _, _)) if global_default => Some(format!("globalDefault of {n} PriorityClass must be false")),
+            Some(_) => None,
+        };
+        if let Some(problem) = problem {
+            e.push(forb(
+                &Path::new("metadata").child("name"),
+                format!(
+                    "priority class names with 'system-' prefix are reserved for system use only. error: {problem}"
+                ),
+            ));
+        }
+    } else if value > HIGHEST_USER_PRIORITY {
+        e.push(forb(
+            &Path::new("value"),
+            format!("maximum allowed value of a user defined priority is {HIGHEST_USER_PRIORITY}"),
+        ));
+    }
+    if let Some(policy) = opt_string(e, Some(obj), &root, "preemptionPolicy") {
+        match policy {
+            "PreemptLowerPriority" | "Never" => {}
+            "" => e.push(req(&Path::new("preemptionPolicy"), "")),
+            other => e.push(unsupported(
+                &Path::new("preemptionPolicy"),
+                Value::from(other),
+                &["PreemptLowerPriority", "Never"],
+            )),
+        }
+    }
+}
+
+/// `ValidatePriorityClassUpdate`: value and preemption policy never change.
+fn validate_priority_class_update(e: &mut Errs, obj: &Value, old: &Value) {
+    let value = |o: &Value| member(Some(o), "value").and_then(Value::as_i64).unwrap_or(0);
+    if value(obj) != value(old) {
+        e.push(forb(&Path::new("value"), "may not be changed in an update."));
+    }
+    immutable(
+        e,
+        &Path::new("preemptionPolicy"),
+        member(Some(obj), "preemptionPolicy"),
+        member(Some(old), "preemptionPolicy"),
+        plain_value,
+    );
+}
+
 /// Core v1 Events get only upstream's legacy checks (plus the generic metadata checks).
 fn validate_event(e: &mut Errs, obj: &Value) {
     let root = Path::new("");
@@ -7311,6 +7372,10 @@ pub fn validate_create(group: &str, kind: &str, obj: &Value) -> Vec<FieldError> 
             validate_meta(&mut e, obj, MetaRules { kube_finalizers: false, ..rules });
             validate_lease_spec(&mut e, obj);
         }
+        ("scheduling.k8s.io", "PriorityClass") => {
+            validate_meta(&mut e, obj, rules);
+            validate_priority_class(&mut e, obj);
+        }
         _ => validate_meta(&mut e, obj, rules),
     }
     if e.is_empty() {
@@ -7398,6 +7463,10 @@ pub fn validate_update(group: &str, kind: &str, obj: &Value, old: &Value) -> Vec
         ("coordination.k8s.io", "Lease") => {
             validate_meta_update(&mut e, obj, old, false);
             validate_lease_spec(&mut e, obj);
+        }
+        ("scheduling.k8s.io", "PriorityClass") => {
+            validate_meta_update(&mut e, obj, old, rules.kube_finalizers);
+            validate_priority_class_update(&mut e, obj, old);
         }
         _ => validate_meta_update(&mut e, obj, old, rules.kube_finalizers),
     }
@@ -7661,6 +7730,91 @@ mod tests {
         json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                "metadata": {"name": "pi-1", "namespace": "kube-node-lease"},
                "spec": {"holderIdentity": "pi-1", "leaseDurationSeconds": 40, "renewTime": "2025-05-01T10:00:00.000000Z"}})
+    }
+
+    fn priority_class(name: &str, value: i64) -> Value {
+        json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name},
+               "value": value, "preemptionPolicy": "PreemptLowerPriority"})
+    }
+
+    #[test]
+    fn priority_classes() {
+        let reserved =
+            "Forbidden: priority class names with 'system-' prefix are reserved for system use only. error: ";
+        let sched = "scheduling.k8s.io";
+        check(vec![
+            create("a user class", sched, "PriorityClass", priority_class("high", 1000), &[]),
+            create(
+                "a system class with its value",
+                sched,
+                "PriorityClass",
+                priority_class("system-node-critical", 2_000_001_000),
+                &[],
+            ),
+            create(
+                "an unknown system- name",
+                sched,
+                "PriorityClass",
+                priority_class("system-mine", 10),
+                &[("metadata.name", &format!("{reserved}system-mine is not a known system priority class"))],
+            ),
+            create(
+                "a system class with another value",
+                sched,
+                "PriorityClass",
+                priority_class("system-cluster-critical", 10),
+                &[(
+                    "metadata.name",
+                    &format!("{reserved}value of system-cluster-critical PriorityClass must be 2000000000"),
+                )],
+            ),
+            create(
+                "a system class as the default",
+                sched,
+                "PriorityClass",
+                set(priority_class("system-cluster-critical", 2_000_000_000), "/globalDefault", json!(true)),
+                &[(
+                    "metadata.name",
+                    &format!("{reserved}globalDefault of system-cluster-critical PriorityClass must be false"),
+                )],
+            ),
+            create(
+                "a user value above a billion",
+                sched,
+                "PriorityClass",
+                priority_class("huge", 1_000_000_001),
+                &[("value", "Forbidden: maximum allowed value of a user defined priority is 1000000000")],
+            ),
+            create(
+                "an unknown policy",
+                sched,
+                "PriorityClass",
+                set(priority_class("high", 1), "/preemptionPolicy", json!("Sometimes")),
+                &[(
+                    "preemptionPolicy",
+                    "Unsupported value: \"Sometimes\": supported values: \"PreemptLowerPriority\", \"Never\"",
+                )],
+            ),
+            update(
+                "value and policy never change",
+                sched,
+                "PriorityClass",
+                stored(priority_class("high", 1000)),
+                set(set(stored(priority_class("high", 1000)), "/value", json!(5)), "/preemptionPolicy", json!("Never")),
+                &[
+                    ("value", "Forbidden: may not be changed in an update."),
+                    ("preemptionPolicy", "Invalid value: \"Never\": field is immutable"),
+                ],
+            ),
+            update(
+                "the description may change",
+                sched,
+                "PriorityClass",
+                stored(priority_class("high", 1000)),
+                set(stored(priority_class("high", 1000)), "/description", json!("now documented")),
+                &[],
+            ),
+        ]);
     }
 
     fn event() -> Value {
@@ -10033,6 +10187,7 @@ mod tests {
             ("", "PersistentVolumeClaim", pvc()),
             ("", "Node", node()),
             ("coordination.k8s.io", "Lease", lease()),
+            ("scheduling.k8s.io", "PriorityClass", priority_class("system-node-critical", 2_000_001_000)),
             ("", "Event", event()),
             ("rbac.authorization.k8s.io", "ClusterRoleBinding", cluster_role_binding()),
             ("rbac.authorization.k8s.io", "ClusterRole", cluster_role()),

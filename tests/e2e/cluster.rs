@@ -194,6 +194,17 @@ impl Cluster {
         }
     }
 
+    /// The server's `--data-dir`.
+    pub fn data_dir(&self) -> PathBuf {
+        self.scratch.path().join("data")
+    }
+
+    /// Starts another `bramble` command (e.g. `agent`), its output in `<scratch>/<name>.log`.
+    pub fn spawn_bramble(&self, name: &str, args: &[std::ffi::OsString]) -> (Child, PathBuf) {
+        let log = self.scratch.path().join(format!("{name}.log"));
+        (spawn(args, &log), log)
+    }
+
     /// Starts `bramble hollow-nodes`: `count` fake nodes `hollow-0..` whose
     /// kubelets this process plays. They stop when the handle is dropped.
     pub fn hollow_nodes(&self, count: usize, extra: &[&str]) -> HollowNodes {

@@ -5,6 +5,7 @@ mod cluster;
 mod scenario;
 mod support;
 
+mod agent_join;
 mod bad_data_dir;
 mod bad_requests;
 mod client_library;
@@ -18,6 +19,7 @@ mod etcdctl_diff;
 mod jobs;
 mod kubectl_battery;
 mod namespaces;
+mod preemption;
 mod server_restart;
 mod statefulsets;
 mod tls;

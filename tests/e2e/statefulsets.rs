@@ -227,7 +227,8 @@ fn the_scheduler_binds_claims_and_says_why_a_pod_cannot_have_its_volumes() {
       "spec": {"containers": [{"name": "c", "image": "busybox:1"}],
         "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "later"}}]}}"#;
     create(&cluster, pod);
-    let want = "0/3 nodes are available: persistentvolumeclaim \"later\" not found.";
+    let want = "0/3 nodes are available: persistentvolumeclaim \"later\" not found. \
+                preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.";
     let scheduled = r#"{.status.conditions[?(@.type=="PodScheduled")].message}"#;
     eventually(Duration::from_secs(20), "the missing claim reported", || {
         (jsonpath(&cluster, &["pod", "needs-claim"], scheduled) == want).then_some(())
@@ -272,7 +273,8 @@ fn the_scheduler_binds_claims_and_says_why_a_pod_cannot_have_its_volumes() {
       "spec": {"nodeSelector": {"kubernetes.io/hostname": "hollow-1"}, "containers": [{"name": "c", "image": "busybox:1"}],
         "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "pinned"}}]}}"#;
     create(&cluster, pod);
-    let want = "0/3 nodes are available: 1 node(s) had volume node affinity conflict, 2 node(s) didn't match Pod's node affinity/selector.";
+    let want = "0/3 nodes are available: 1 node(s) had volume node affinity conflict, 2 node(s) didn't match Pod's node affinity/selector. \
+                preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.";
     eventually(Duration::from_secs(20), "the volume node affinity conflict", || {
         (jsonpath(&cluster, &["pod", "elsewhere"], scheduled) == want).then_some(())
     });

@@ -146,7 +146,8 @@ fn the_scheduler_spreads_pods_and_says_why_one_fits_nowhere() {
     let huge = r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "huge"},
       "spec": {"containers": [{"name": "c", "image": "busybox:1", "resources": {"requests": {"cpu": "16"}}}]}}"#;
     cluster.expect_ok(V, &["create", "-f", "-"], &cluster.kubectl_stdin(V, &["create", "-f", "-"], huge));
-    let want = "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: db}, 2 Insufficient cpu.";
+    let want = "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: db}, 2 Insufficient cpu. \
+                preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod.";
     eventually(Duration::from_secs(20), "the FailedScheduling reason", || {
         let message = jsonpath(&cluster, &["pod", "huge"], "{.status.conditions[?(@.type==\"PodScheduled\")].message}");
         (message == want).then_some(())

@@ -84,7 +84,7 @@ pub(crate) async fn create(ctx: &Ctx<'_>, mut obj: Value) -> Result<Reply, ApiEr
             meta.remove("generation");
         }
     }
-    admission::admit_create(resource, &mut obj)?;
+    admission::admit_create(ctx.api, resource, &mut obj).await?;
     if let Some(status) = strategy::initial_status(resource, &obj)
         && let Some(map) = obj.as_object_mut()
     {

@@ -150,7 +150,7 @@ where
         }
         let mut new = merge_system_fields(ctx, sub, &current.obj, new)?;
         if sub != Some("status") {
-            admission::admit_update(resource, &mut new, &current.obj)?;
+            admission::admit_update(ctx.api, resource, &mut new, &current.obj).await?;
         }
         if new == current.obj {
             // A no-op update writes nothing and keeps the resourceVersion.

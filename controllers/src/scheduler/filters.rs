@@ -1,22 +1,57 @@
 //! The filters of the default scheduler profile, in upstream's order, each
 //! with upstream's reason string (the words `kubectl describe pod` shows
 //! after "0/3 nodes are available:"). A node fails at its first failing
-//! filter; resource fit reports every short resource at once.
+//! filter; resource fit reports every short resource at once. Which
+//! failures removing pods could cure (upstream's Unschedulable, as against
+//! UnschedulableAndUnresolvable) is [`preemption_may_help`].
 
 use std::collections::{BTreeMap, HashSet};
 
 use k8s_openapi::api::core::v1::{
     Node, NodeSelectorRequirement, NodeSelectorTerm, Pod, PodAffinityTerm, Taint, Toleration,
 };
+use k8s_openapi::jiff::Timestamp;
 
 use super::quantity::{self, Resources};
 use crate::labels;
 
-/// What the scheduler knows of a pod placed on a node (bound or assumed).
+pub const FREE_PORTS: &str = "node(s) didn't have free ports for the requested pod ports";
+pub const TOO_MANY_PODS: &str = "Too many pods";
+pub const SPREAD: &str = "node(s) didn't match pod topology spread constraints";
+pub const SPREAD_LABEL: &str = "node(s) didn't match pod topology spread constraints (missing required label)";
+pub const AFFINITY: &str = "node(s) didn't match pod affinity rules";
+pub const ANTI_AFFINITY: &str = "node(s) didn't match pod anti-affinity rules";
+pub const EXISTING_ANTI_AFFINITY: &str = "node(s) didn't satisfy existing pods anti-affinity rules";
+
+/// Whether evicting pods from the node could let the pod pass where it
+/// failed with `reasons`: short resources, host ports, too many pods,
+/// topology spread skew and anti-affinity, as upstream's filters return
+/// Unschedulable for these. Taints, unschedulable nodes, node affinity,
+/// volumes, pod affinity and a missing topology label are unresolvable.
+pub fn preemption_may_help(reasons: &[String]) -> bool {
+    !reasons.is_empty()
+        && reasons.iter().all(|r| {
+            r.starts_with("Insufficient ")
+                || [FREE_PORTS, TOO_MANY_PODS, SPREAD, ANTI_AFFINITY, EXISTING_ANTI_AFFINITY].contains(&r.as_str())
+        })
+}
+
+/// What the scheduler knows of a pod placed on a node (bound or assumed),
+/// or of a pending pod's room on the node it is nominated to.
 #[derive(Debug, Clone)]
 pub struct Placed {
     pub node: String,
     pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    /// `spec.priority` (0 when unset).
+    pub priority: i32,
+    /// `status.startTime`; upstream counts a pod without one as started now.
+    pub start_time: Option<Timestamp>,
+    /// Being deleted after the scheduler preempted it (`DisruptionTarget`, PreemptionByScheduler).
+    pub preempted: bool,
+    /// A pending pod nominated to this node, not a pod on it.
+    pub nominated: bool,
     pub labels: BTreeMap<String, String>,
     pub requests: Resources,
     pub host_ports: Vec<HostPort>,
@@ -35,9 +70,22 @@ pub struct HostPort {
 impl Placed {
     pub fn of(pod: &Pod, node: &str) -> Placed {
         let spec = pod.spec.as_ref();
+        let status = pod.status.as_ref();
+        let preempted = pod.metadata.deletion_timestamp.is_some()
+            && status.and_then(|s| s.conditions.as_ref()).into_iter().flatten().any(|c| {
+                c.type_ == "DisruptionTarget"
+                    && c.status == "True"
+                    && c.reason.as_deref() == Some("PreemptionByScheduler")
+            });
         Placed {
             node: node.to_string(),
             namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+            name: pod.metadata.name.clone().unwrap_or_default(),
+            uid: pod.metadata.uid.clone().unwrap_or_default(),
+            priority: spec.and_then(|s| s.priority).unwrap_or(0),
+            start_time: status.and_then(|s| s.start_time.as_ref()).map(|t| t.0),
+            preempted,
+            nominated: false,
             labels: pod.metadata.labels.clone().unwrap_or_default(),
             requests: quantity::pod_requests(pod),
             host_ports: host_ports(pod),
@@ -213,7 +261,7 @@ pub fn check(
             })
         });
         if conflict {
-            return vec!["node(s) didn't have free ports for the requested pod ports".into()];
+            return vec![FREE_PORTS.into()];
         }
     }
     // NodeResourcesFit
@@ -222,7 +270,7 @@ pub fn check(
     let mut short = Vec::new();
     let max_pods = allocatable.get("pods").copied().unwrap_or(110_000);
     if (view.placed.len() as i128 + 1) * 1000 > max_pods {
-        short.push("Too many pods".to_string());
+        short.push(TOO_MANY_PODS.to_string());
     }
     for (name, want) in pod_requests {
         if *want == 0 {
@@ -243,23 +291,12 @@ pub fn check(
         return volume_reasons;
     }
     // PodTopologySpread (DoNotSchedule)
-    if !spread_ok(pod, view, all) {
-        return vec!["node(s) didn't match pod topology spread constraints".into()];
+    if let Some(reason) = spread_failure(pod, view, all) {
+        return vec![reason.into()];
     }
-    // InterPodAffinity
+    // InterPodAffinity: the pod's affinity, its anti-affinity, then that of the pods placed.
     let namespace = pod.metadata.namespace.clone().unwrap_or_default();
     let me = Placed::of(pod, view.name);
-    for other in all.iter().flat_map(|n| n.placed.iter().copied()) {
-        for term in &other.anti_affinity {
-            if term_selects(term, &other.namespace, &me) {
-                let other_domain =
-                    all.iter().find(|n| n.name == other.node).and_then(|n| n.labels.get(&term.topology_key));
-                if other_domain.is_some() && other_domain == view.labels.get(&term.topology_key) {
-                    return vec!["node(s) didn't satisfy existing pods anti-affinity rules".into()];
-                }
-            }
-        }
-    }
     let affinity = spec.affinity.clone().unwrap_or_default();
     let required_affinity =
         affinity.pod_affinity.and_then(|a| a.required_during_scheduling_ignored_during_execution).unwrap_or_default();
@@ -270,7 +307,7 @@ pub fn check(
         let any_anywhere = all.iter().flat_map(|n| n.placed.iter()).any(|p| term_selects(term, &namespace, p));
         let self_match = term_selects(term, &namespace, &me) && view.labels.contains_key(&term.topology_key);
         if !(satisfied || (!any_anywhere && self_match)) {
-            return vec!["node(s) didn't match pod affinity rules".into()];
+            return vec![AFFINITY.into()];
         }
     }
     let required_anti = affinity
@@ -279,18 +316,29 @@ pub fn check(
         .unwrap_or_default();
     for term in &required_anti {
         if same_domain(&term.topology_key, view, all).iter().any(|p| term_selects(term, &namespace, p)) {
-            return vec!["node(s) didn't match pod anti-affinity rules".into()];
+            return vec![ANTI_AFFINITY.into()];
+        }
+    }
+    for other in all.iter().flat_map(|n| n.placed.iter().copied()) {
+        for term in &other.anti_affinity {
+            if term_selects(term, &other.namespace, &me) {
+                let other_domain =
+                    all.iter().find(|n| n.name == other.node).and_then(|n| n.labels.get(&term.topology_key));
+                if other_domain.is_some() && other_domain == view.labels.get(&term.topology_key) {
+                    return vec![EXISTING_ANTI_AFFINITY.into()];
+                }
+            }
         }
     }
     Vec::new()
 }
 
-/// Every DoNotSchedule topology spread constraint holds if the pod lands on `view`.
-fn spread_ok(pod: &Pod, view: &NodeView<'_>, all: &[NodeView<'_>]) -> bool {
+/// Why a DoNotSchedule topology spread constraint fails if the pod lands on `view`, if one does.
+fn spread_failure(pod: &Pod, view: &NodeView<'_>, all: &[NodeView<'_>]) -> Option<&'static str> {
     let constraints = pod.spec.as_ref().and_then(|s| s.topology_spread_constraints.clone()).unwrap_or_default();
     let namespace = pod.metadata.namespace.clone().unwrap_or_default();
     for c in constraints.iter().filter(|c| c.when_unsatisfiable == "DoNotSchedule") {
-        let Some(domain) = view.labels.get(&c.topology_key) else { return false };
+        let Some(domain) = view.labels.get(&c.topology_key) else { return Some(SPREAD_LABEL) };
         let selects = |p: &Placed| {
             p.namespace == namespace && c.label_selector.as_ref().is_some_and(|s| labels::matches(s, Some(&p.labels)))
         };
@@ -307,10 +355,10 @@ fn spread_ok(pod: &Pod, view: &NodeView<'_>, all: &[NodeView<'_>]) -> bool {
         let min = if c.min_domains.is_some_and(|m| (counts.len() as i32) < m) { 0 } else { min };
         let here = counts.get(domain.as_str()).copied().unwrap_or(0) + 1;
         if here - min > c.max_skew {
-            return false;
+            return Some(SPREAD);
         }
     }
-    true
+    None
 }
 
 /// Upstream's summary: "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) had untolerated taint {...}."
@@ -321,4 +369,27 @@ pub fn summary(nodes: usize, reasons: &BTreeMap<String, usize>) -> String {
     let mut parts: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
     parts.sort();
     format!("0/{nodes} nodes are available: {}.", parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_failures_eviction_can_cure_call_for_preemption() {
+        let helps = |reasons: &[&str]| preemption_may_help(&reasons.iter().map(|r| r.to_string()).collect::<Vec<_>>());
+        assert!(helps(&["Insufficient cpu", "Insufficient memory"]));
+        assert!(helps(&[TOO_MANY_PODS]));
+        assert!(helps(&[FREE_PORTS]));
+        assert!(helps(&[SPREAD]));
+        assert!(helps(&[ANTI_AFFINITY]));
+        assert!(helps(&[EXISTING_ANTI_AFFINITY]));
+        assert!(!helps(&[SPREAD_LABEL]));
+        assert!(!helps(&[AFFINITY]));
+        assert!(!helps(&["node(s) had untolerated taint {dedicated: db}"]));
+        assert!(!helps(&["node(s) didn't match Pod's node affinity/selector"]));
+        assert!(!helps(&["node(s) were unschedulable"]));
+        assert!(!helps(&["node(s) had volume node affinity conflict"]));
+        assert!(!helps(&[]));
+    }
 }

@@ -1,14 +1,20 @@
 //! The scheduler: places each pod that names no node (and asks for
 //! `default-scheduler`) on the best node that passes the filters, and
-//! binds it through `pods/binding`. One pod at a time is decided; bindings
-//! run in the background with the pod "assumed" on its node, so that the
-//! next decision already counts it. A pod that fits nowhere gets
+//! binds it through `pods/binding`. One pod at a time is decided, the
+//! highest priority first (`queue.rs`); bindings run in the background
+//! with the pod "assumed" on its node, so that the next decision already
+//! counts it. A pod that fits nowhere may preempt pods of lower priority
+//! (`preemption.rs`): they are marked `DisruptionTarget` and deleted, and
+//! the pod is nominated to their node, whose room pods of no higher
+//! priority may not take meanwhile. A pod that fits nowhere gets
 //! `PodScheduled=False` (reason Unschedulable) and a FailedScheduling
 //! event with upstream's wording, and is tried again when a node changes
 //! or a pod goes away, or after a minute.
 
 pub(crate) mod filters;
+mod preemption;
 pub(crate) mod quantity;
+mod queue;
 mod score;
 mod volumes;
 
@@ -17,15 +23,22 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::runtime::watcher;
 use serde_json::json;
 use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use crate::events::{Recorder, Type};
 use crate::informer::{self, Change, Informer};
-use crate::queue::{self, Key, Next, Queue};
+use crate::queue::Key;
 pub use filters::tolerates;
 use filters::{NodeView, Placed};
+use preemption::{Budget, Preemptor, Verdict, priority_of};
+use queue::SchedulingQueue;
 pub use volumes::Storage;
 
 pub const NAME: &str = "default-scheduler";
@@ -37,7 +50,8 @@ struct Scheduler {
     client: kube::Client,
     pods: Arc<Informer<Pod>>,
     nodes: Arc<Informer<Node>>,
-    queue: Arc<Queue>,
+    budgets: Arc<Informer<PodDisruptionBudget>>,
+    queue: Arc<SchedulingQueue>,
     state: Mutex<State>,
     bindings: Arc<Semaphore>,
     events: Recorder,
@@ -50,9 +64,48 @@ struct State {
     placed: HashMap<String, Placed>,
     /// Uids whose binding is under way.
     assumed: HashSet<String>,
+    /// Pending pods' room on the nodes they are nominated to, by uid.
+    nominated: HashMap<String, Placed>,
     unschedulable: HashSet<Key>,
     /// Volumes chosen for claims by bindings under way.
     taken_volumes: HashSet<String>,
+}
+
+impl State {
+    /// Follows a pending pod's `status.nominatedNodeName`.
+    fn nominate(&mut self, pod: &Pod, uid: &str) {
+        let node = pod.status.as_ref().and_then(|s| s.nominated_node_name.as_deref()).filter(|n| !n.is_empty());
+        match node {
+            Some(node) if !self.assumed.contains(uid) => {
+                self.nominated.insert(uid.to_string(), Placed { nominated: true, ..Placed::of(pod, node) });
+            }
+            _ => {
+                self.nominated.remove(uid);
+            }
+        }
+    }
+}
+
+/// What becomes of a pod's `status.nominatedNodeName` when it fits nowhere.
+enum Nomination {
+    Keep,
+    Set(String),
+    Clear,
+}
+
+/// Pods to evict so that a preemptor fits on `node`.
+struct Eviction {
+    node: String,
+    /// With their uids.
+    victims: Vec<(Key, String)>,
+    /// Lower-priority pods nominated to the node, which may no longer fit there.
+    displaced: Vec<Key>,
+}
+
+/// The outcome of one scheduling cycle.
+enum Decision {
+    Bind { node: String, volumes: volumes::Decision },
+    Unschedulable { message: String, nomination: Nomination, eviction: Option<Eviction> },
 }
 
 pub async fn run(
@@ -62,11 +115,15 @@ pub async fn run(
     storage: Storage,
     events: Recorder,
 ) {
+    let mut tasks = JoinSet::new();
+    let budgets =
+        Informer::start(&mut tasks, Api::<PodDisruptionBudget>::all(client.clone()), watcher::Config::default());
     let s = Arc::new(Scheduler {
         client,
         pods,
         nodes,
-        queue: Queue::new(),
+        budgets,
+        queue: SchedulingQueue::new(),
         state: Mutex::default(),
         bindings: Arc::new(Semaphore::new(BINDINGS_IN_FLIGHT)),
         events,
@@ -79,14 +136,18 @@ pub async fn run(
     let mut class_changes = s.storage.classes.subscribe();
     s.pods.ready().await;
     s.nodes.ready().await;
+    s.budgets.ready().await;
     s.storage.claims.ready().await;
     s.storage.volumes.ready().await;
     s.storage.classes.ready().await;
     s.relist();
     let worker = Arc::clone(&s);
-    let _workers = queue::spawn_workers(Arc::clone(&s.queue), 1, "scheduler", move |key| {
-        let s = Arc::clone(&worker);
-        async move { s.schedule_one(key).await }
+    tasks.spawn(async move {
+        loop {
+            let key = worker.queue.next().await;
+            worker.schedule_one(&key).await;
+            worker.queue.done(&key);
+        }
     });
     let mut retry = tokio::time::interval(RETRY_UNSCHEDULABLE);
     loop {
@@ -138,17 +199,22 @@ impl Scheduler {
         let assumed: Vec<(String, Placed)> =
             state.assumed.iter().filter_map(|uid| state.placed.get(uid).map(|p| (uid.clone(), p.clone()))).collect();
         state.placed.clear();
+        state.nominated.clear();
         for pod in self.pods.store.state() {
             let uid = pod.metadata.uid.clone().unwrap_or_default();
             match node_of(&pod) {
                 Some(node) if !crate::pods::is_terminal(&pod) => {
                     state.placed.insert(uid, Placed::of(&pod, node));
                 }
-                None if ours(&pod) => self.queue.add(Key::of(&pod.metadata)),
+                None if ours(&pod) => {
+                    state.nominate(&pod, &uid);
+                    self.queue.add(Key::of(&pod.metadata), priority_of(&pod));
+                }
                 _ => {}
             }
         }
         for (uid, p) in assumed {
+            state.nominated.remove(&uid);
             state.placed.entry(uid).or_insert(p);
         }
     }
@@ -160,6 +226,7 @@ impl Scheduler {
             Some(node) => {
                 let mut state = self.lock();
                 state.assumed.remove(&uid);
+                state.nominated.remove(&uid);
                 state.unschedulable.remove(&key);
                 if crate::pods::is_terminal(pod) {
                     let freed = state.placed.remove(&uid).is_some();
@@ -172,13 +239,16 @@ impl Scheduler {
                 }
             }
             None if ours(pod) => {
-                let state = self.lock();
+                let mut state = self.lock();
+                state.nominate(pod, &uid);
                 if !state.unschedulable.contains(&key) && !state.assumed.contains(&uid) {
                     drop(state);
-                    self.queue.add(key);
+                    self.queue.add(key, priority_of(pod));
                 }
             }
-            None => {}
+            None => {
+                self.lock().nominated.remove(&uid);
+            }
         }
     }
 
@@ -187,6 +257,7 @@ impl Scheduler {
         let freed = {
             let mut state = self.lock();
             state.assumed.remove(&uid);
+            state.nominated.remove(&uid);
             state.unschedulable.remove(&Key::of(&pod.metadata));
             state.placed.remove(&uid).is_some()
         };
@@ -198,33 +269,37 @@ impl Scheduler {
     fn retry_unschedulable(&self) {
         let keys: Vec<Key> = self.lock().unschedulable.drain().collect();
         for key in keys {
-            self.queue.add(key);
+            let priority = self.pods.get(Some(&key.namespace), &key.name).map_or(0, |p| priority_of(&p));
+            self.queue.add(key, priority);
         }
     }
 
-    async fn schedule_one(self: &Arc<Self>, key: Key) -> Result<Next, kube::Error> {
-        let Some(pod) = self.pods.get(Some(&key.namespace), &key.name) else { return Ok(Next::Done) };
+    async fn schedule_one(self: &Arc<Self>, key: &Key) {
+        let Some(pod) = self.pods.get(Some(&key.namespace), &key.name) else { return };
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         if node_of(&pod).is_some() || !ours(&pod) || self.lock().assumed.contains(&uid) {
-            return Ok(Next::Done);
+            return;
         }
         let nodes = self.nodes.store.state();
         if nodes.is_empty() {
-            self.unschedulable(&pod, filters::summary(0, &BTreeMap::new())).await;
-            return Ok(Next::Done);
+            self.unschedulable(&pod, filters::summary(0, &BTreeMap::new()), Nomination::Keep).await;
+            return;
         }
-        let pod_volumes = match volumes::PodVolumes::of(&pod, &self.storage) {
-            Ok(v) => v,
-            Err(message) => {
-                self.unschedulable(&pod, format!("0/{} nodes are available: {message}.", nodes.len())).await;
-                return Ok(Next::Done);
-            }
+        let pod_volumes = volumes::PodVolumes::of(&pod, &self.storage);
+        let all_volumes = match &pod_volumes {
+            Ok(v) if !v.is_empty() => self.storage.volumes.store.state(),
+            _ => Vec::new(),
         };
-        let all_volumes = if pod_volumes.is_empty() { Vec::new() } else { self.storage.volumes.store.state() };
-        let (choice, reasons, decision) = {
+        let decision = {
             let state = self.lock();
+            let priority = priority_of(&pod);
             let mut by_node: HashMap<&str, Vec<&Placed>> = HashMap::new();
             for p in state.placed.values() {
+                by_node.entry(p.node.as_str()).or_default().push(p);
+            }
+            // Nominated pods of no lower priority keep their room (upstream's
+            // RunFilterPluginsWithNominatedPods).
+            for p in state.nominated.values().filter(|p| p.uid != uid && p.priority >= priority) {
                 by_node.entry(p.node.as_str()).or_default().push(p);
             }
             let views: Vec<NodeView<'_>> = nodes
@@ -240,39 +315,116 @@ impl Scheduler {
                 })
                 .collect();
             let requests = quantity::pod_requests(&pod);
-            let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-            let mut feasible = Vec::new();
-            for view in &views {
-                let failed = filters::check(&pod, &requests, view, &views, |v| {
-                    pod_volumes.filter(v, &all_volumes, &state.taken_volumes)
-                });
-                if failed.is_empty() {
-                    feasible.push(view);
+            let me = Preemptor { pod: &pod, requests: &requests, priority };
+            match &pod_volumes {
+                // VolumeBinding's PreFilter refused the pod: no node can take it.
+                Err(message) => {
+                    let fit_error = format!("0/{} nodes are available: {message}.", nodes.len());
+                    let failures = vec![vec![message.clone()]; views.len()];
+                    self.post_filter(&state, &me, &views, &failures, &|_| Vec::new(), fit_error)
                 }
-                for r in failed {
-                    *reasons.entry(r).or_default() += 1;
+                Ok(pod_volumes) => {
+                    let volume_filter = |v: &NodeView<'_>| pod_volumes.filter(v, &all_volumes, &state.taken_volumes);
+                    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+                    let mut failures = Vec::with_capacity(views.len());
+                    let mut feasible = Vec::new();
+                    for view in &views {
+                        let failed = filters::check(&pod, &requests, view, &views, volume_filter);
+                        if failed.is_empty() {
+                            feasible.push(view);
+                        }
+                        for r in &failed {
+                            *reasons.entry(r.clone()).or_default() += 1;
+                        }
+                        failures.push(failed);
+                    }
+                    // A nominated node that takes the pod is taken, unscored (upstream's evaluateNominatedNode).
+                    let nominated = pod.status.as_ref().and_then(|s| s.nominated_node_name.as_deref());
+                    let choice = match feasible.iter().find(|v| Some(v.name) == nominated) {
+                        Some(v) => Some(v.name.to_string()),
+                        None => score::best(&pod, &requests, &feasible, &views).map(str::to_string),
+                    };
+                    match choice {
+                        Some(node) => {
+                            let volumes = views
+                                .iter()
+                                .find(|v| v.name == node)
+                                .and_then(|v| pod_volumes.decide(v, &all_volumes, &state.taken_volumes).ok())
+                                .unwrap_or_default();
+                            Decision::Bind { node, volumes }
+                        }
+                        None => {
+                            let fit_error = filters::summary(nodes.len(), &reasons);
+                            self.post_filter(&state, &me, &views, &failures, &volume_filter, fit_error)
+                        }
+                    }
                 }
             }
-            let choice = score::best(&pod, &requests, &feasible, &views).map(str::to_string);
-            let decision = choice
-                .as_deref()
-                .and_then(|c| views.iter().find(|v| v.name == c))
-                .and_then(|v| pod_volumes.decide(v, &all_volumes, &state.taken_volumes).ok())
-                .unwrap_or_default();
-            (choice, reasons, decision)
         };
-        let Some(node) = choice else {
-            let message = filters::summary(nodes.len(), &reasons);
-            self.unschedulable(&pod, message).await;
-            return Ok(Next::Done);
-        };
+        match decision {
+            Decision::Bind { node, volumes } => self.assume_and_bind(&pod, node, key.clone(), volumes).await,
+            Decision::Unschedulable { message, nomination, eviction } => {
+                if let Some(eviction) = eviction {
+                    self.preempt(&pod, eviction).await;
+                }
+                self.unschedulable(&pod, message, nomination).await;
+            }
+        }
+    }
+
+    /// Upstream's PostFilter for a pod that fits nowhere: preemption.
+    fn post_filter(
+        &self,
+        state: &State,
+        me: &Preemptor<'_>,
+        views: &[NodeView<'_>],
+        failures: &[Vec<String>],
+        volumes: &dyn Fn(&NodeView<'_>) -> Vec<String>,
+        fit_error: String,
+    ) -> Decision {
+        let budgets: Vec<Budget> = self.budgets.store.state().iter().map(|b| Budget::of(b)).collect();
+        let offset = rand::random_range(0..views.len().max(1));
+        match preemption::post_filter(me, views, failures, &budgets, volumes, offset, Timestamp::now()) {
+            Verdict::Preempt(candidate) => {
+                let uid = me.pod.metadata.uid.as_deref().unwrap_or_default();
+                let displaced = state
+                    .nominated
+                    .values()
+                    .filter(|p| p.node == candidate.node && p.priority < me.priority && p.uid != uid)
+                    .map(|p| Key::new(Some(&p.namespace), &p.name))
+                    .collect();
+                let victims =
+                    candidate.victims.iter().map(|v| (Key::new(Some(&v.namespace), &v.name), v.uid.clone())).collect();
+                Decision::Unschedulable {
+                    message: fit_error,
+                    nomination: Nomination::Set(candidate.node.to_string()),
+                    eviction: Some(Eviction { node: candidate.node.to_string(), victims, displaced }),
+                }
+            }
+            Verdict::Unhelpful(why) => Decision::Unschedulable {
+                message: format!("{fit_error} preemption: {why}"),
+                nomination: Nomination::Clear,
+                eviction: None,
+            },
+            Verdict::Ineligible(why) => Decision::Unschedulable {
+                message: format!("{fit_error} preemption: {why}"),
+                nomination: Nomination::Keep,
+                eviction: None,
+            },
+        }
+    }
+
+    async fn assume_and_bind(self: &Arc<Self>, pod: &Arc<Pod>, node: String, key: Key, decision: volumes::Decision) {
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
         {
             let mut state = self.lock();
             state.assumed.insert(uid.clone());
-            state.placed.insert(uid.clone(), Placed::of(&pod, &node));
+            state.nominated.remove(&uid);
+            state.placed.insert(uid.clone(), Placed::of(pod, &node));
             state.taken_volumes.extend(decision.volume_names());
         }
         let s = Arc::clone(self);
+        let pod = Arc::clone(pod);
         if !decision.is_empty() {
             // Waiting for volumes can take long: it holds no binding slot.
             tokio::spawn(async move {
@@ -281,14 +433,75 @@ impl Scheduler {
                     s.bind(&pod, &node, key).await;
                 }
             });
-            return Ok(Next::Done);
+            return;
         }
         let permit = Arc::clone(&self.bindings).acquire_owned().await.ok();
         tokio::spawn(async move {
             let _permit = permit;
             s.bind(&pod, &node, key).await;
         });
-        Ok(Next::Done)
+    }
+
+    /// Upstream's `prepareCandidate`: each victim not already going is
+    /// marked `DisruptionTarget` and deleted, with a Preempted event, and
+    /// lower-priority pods nominated to the node lose their nomination.
+    async fn preempt(&self, preemptor: &Pod, eviction: Eviction) {
+        let preemptor_uid = preemptor.metadata.uid.clone().unwrap_or_default();
+        for (key, uid) in &eviction.victims {
+            let Some(victim) = self.pods.get(Some(&key.namespace), &key.name) else { continue };
+            if victim.metadata.uid.as_deref() != Some(uid.as_str()) || victim.metadata.deletion_timestamp.is_some() {
+                continue;
+            }
+            match self.evict(&victim, key, uid).await {
+                Ok(true) => {
+                    tracing::info!(preemptor = %Key::of(&preemptor.metadata), victim = %key, node = %eviction.node, "preempted");
+                    let message = format!("Preempted by pod {preemptor_uid} on node {}", eviction.node);
+                    self.events.record(victim.as_ref(), Type::Normal, "Preempted", message);
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(victim = %key, "cannot preempt: {e}"),
+            }
+        }
+        for key in &eviction.displaced {
+            let api: Api<Pod> = Api::namespaced(self.client.clone(), &key.namespace);
+            let patch = json!({"status": {"nominatedNodeName": null}});
+            if let Err(e) = api.patch_status(&key.name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+                tracing::debug!(pod = %key, "cannot clear the nominated node: {e}");
+            }
+        }
+    }
+
+    /// Marks and deletes one victim; false if it was gone already.
+    async fn evict(&self, victim: &Pod, key: &Key, uid: &str) -> Result<bool, kube::Error> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &key.namespace);
+        let message = format!("{NAME}: preempting to accommodate a higher priority pod");
+        let marked = victim.status.as_ref().and_then(|s| s.conditions.as_ref()).into_iter().flatten().any(|c| {
+            c.type_ == "DisruptionTarget"
+                && c.status == "True"
+                && c.reason.as_deref() == Some("PreemptionByScheduler")
+                && c.message.as_deref() == Some(message.as_str())
+        });
+        if !marked {
+            let patch = json!({"status": {"conditions": [{
+                "type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler", "message": message,
+                "lastTransitionTime": Time(Timestamp::now()),
+            }]}});
+            match api.patch_status(&key.name, &PatchParams::default(), &Patch::Strategic(&patch)).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+        let params = DeleteParams {
+            preconditions: Some(Preconditions { uid: Some(uid.to_string()), resource_version: None }),
+            ..DeleteParams::default()
+        };
+        match api.delete(&key.name, &params).await {
+            Ok(_) => Ok(true),
+            // Gone, or a new pod of the same name.
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// VolumeBinding's PreBind: true when the pod's claims are bound and it may be bound.
@@ -306,7 +519,7 @@ impl Scheduler {
         let message = format!("running PreBind plugin \"VolumeBinding\": binding volumes: {e}");
         tracing::warn!(pod = %key, %node, "{message}");
         self.events.record(pod, Type::Warning, "FailedScheduling", message);
-        self.queue.add_after(key.clone(), Duration::from_secs(1));
+        self.queue.add_after(key.clone(), priority_of(pod), Duration::from_secs(1));
         false
     }
 
@@ -340,31 +553,61 @@ impl Scheduler {
                     kube::Error::Api(s) if s.code == 404 || s.code == 409 => {}
                     _ => {
                         tracing::warn!(pod = %key, %node, "binding failed: {e}");
-                        self.queue.add_after(key, Duration::from_secs(1));
+                        self.queue.add_after(key, priority_of(pod), Duration::from_secs(1));
                     }
                 }
             }
         }
     }
 
-    async fn unschedulable(&self, pod: &Pod, message: String) {
+    /// Reports a pod that fits nowhere (upstream's `handleSchedulingFailure`):
+    /// the event, then `PodScheduled=False` and the nominated node, when they changed.
+    async fn unschedulable(&self, pod: &Pod, message: String, nomination: Nomination) {
         let key = Key::of(&pod.metadata);
-        self.lock().unschedulable.insert(key.clone());
-        let current = pod
-            .status
-            .as_ref()
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let status = pod.status.as_ref();
+        let current = status
             .and_then(|s| s.conditions.as_ref())
             .and_then(|cs| cs.iter().find(|c| c.type_ == "PodScheduled"))
             .and_then(|c| c.message.clone());
+        let nominated = status.and_then(|s| s.nominated_node_name.clone()).filter(|n| !n.is_empty());
+        let new_nomination = match nomination {
+            Nomination::Keep => None,
+            Nomination::Set(node) => (nominated.as_deref() != Some(node.as_str())).then_some(Some(node)),
+            Nomination::Clear => nominated.is_some().then_some(None),
+        };
+        {
+            let mut state = self.lock();
+            state.unschedulable.insert(key.clone());
+            match &new_nomination {
+                Some(Some(node)) => {
+                    state.nominated.insert(uid, Placed { nominated: true, ..Placed::of(pod, node) });
+                }
+                Some(None) => {
+                    state.nominated.remove(&uid);
+                }
+                None => {}
+            }
+        }
         self.events.record(pod, Type::Warning, "FailedScheduling", message.clone());
-        if current.as_deref() == Some(message.as_str()) {
+        let mut patch = serde_json::Map::new();
+        if current.as_deref() != Some(message.as_str()) {
+            patch.insert(
+                "conditions".into(),
+                json!([{
+                    "type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
+                    "lastProbeTime": null, "lastTransitionTime": Time(Timestamp::now()),
+                }]),
+            );
+        }
+        if let Some(node) = new_nomination {
+            patch.insert("nominatedNodeName".into(), json!(node));
+        }
+        if patch.is_empty() {
             return;
         }
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &key.namespace);
-        let patch = json!({"status": {"conditions": [{
-            "type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
-            "lastProbeTime": null, "lastTransitionTime": k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()),
-        }]}});
+        let patch = json!({ "status": patch });
         if let Err(e) = api.patch_status(&key.name, &PatchParams::default(), &Patch::Strategic(&patch)).await {
             tracing::debug!(pod = %key, "cannot report the pod unschedulable: {e}");
         }
