@@ -1,7 +1,8 @@
 //! The admission chain of a write, in upstream's order: defaulting (on
 //! every decoded body), the create-time admission defaults (service
 //! account, default tolerations), Priority (`priority.rs`, which reads the
-//! stored PriorityClasses), then validation, whose errors become one 422
+//! stored PriorityClasses), DefaultStorageClass (`storage_class.rs`, which
+//! reads the stored StorageClasses), then validation, whose errors become one 422
 //! Invalid with a cause per field, and last Priority's check that one
 //! PriorityClass at most is the global default.
 
@@ -10,10 +11,10 @@ use serde_json::Value;
 use crate::Api;
 use crate::catalog::Resource;
 use crate::defaults;
-use crate::priority;
 use crate::status::{ApiError, Cause};
 use crate::storage;
 use crate::validation::{self, FieldError};
+use crate::{priority, storage_class};
 
 fn invalid(resource: &Resource, obj: &Value, errors: Vec<FieldError>) -> Result<(), ApiError> {
     if errors.is_empty() {
@@ -43,6 +44,7 @@ pub async fn admit_create(api: &Api, resource: &Resource, obj: &mut Value) -> Re
     defaults::apply_defaults(resource.group, resource.version, resource.kind, obj);
     defaults::apply_admission_defaults(resource.group, resource.kind, obj);
     priority::admit_create(api, resource, obj).await?;
+    storage_class::admit_create(api, resource, obj).await?;
     invalid(resource, obj, validation::validate_create(resource.group, resource.kind, obj))?;
     priority::validate(api, resource, obj, false).await
 }

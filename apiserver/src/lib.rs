@@ -31,6 +31,7 @@ pub mod selector;
 mod service_ips;
 pub mod status;
 mod storage;
+mod storage_class;
 mod strategic_merge;
 mod strategy;
 mod supervisor;

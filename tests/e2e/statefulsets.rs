@@ -287,3 +287,33 @@ fn the_scheduler_binds_claims_and_says_why_a_pod_cannot_have_its_volumes() {
         (jsonpath(&cluster, &["pod", "there"], "{.spec.nodeName}") == "hollow-0").then_some(())
     });
 }
+
+/// DefaultStorageClass admission: a claim that names no class has the
+/// default one (`local-path`) in the very answer to its create, and one
+/// asking for no class (`""`) keeps none.
+#[test]
+fn a_claim_without_a_class_gets_the_default_one_at_once() {
+    let cluster = Cluster::start(crate::cluster::Datastore::Embedded);
+    eventually(Duration::from_secs(30), "the local-path StorageClass", || {
+        cluster.kubectl(V, &["get", "storageclass", "local-path"]).status.success().then_some(())
+    });
+    let claim = |name: &str, class: &str| {
+        format!(
+            "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: {name}\nspec:\n{class}  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 1Gi\n"
+        )
+    };
+    let created = cluster.kubectl_stdin(
+        V,
+        &["create", "-f", "-", "-o", "jsonpath={.spec.storageClassName}"],
+        &claim("plain", ""),
+    );
+    assert_eq!(String::from_utf8_lossy(&created.stdout), "local-path", "{}", String::from_utf8_lossy(&created.stderr));
+    let none = cluster.kubectl_stdin(
+        V,
+        &["create", "-f", "-", "-o", "jsonpath={.spec.storageClassName}"],
+        &claim("classless", "  storageClassName: \"\"\n"),
+    );
+    assert!(none.status.success(), "{}", String::from_utf8_lossy(&none.stderr));
+    assert_eq!(String::from_utf8_lossy(&none.stdout), "");
+    assert_eq!(jsonpath(&cluster, &["pvc", "classless"], "{.spec.storageClassName}"), "");
+}
