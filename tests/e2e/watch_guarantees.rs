@@ -183,16 +183,16 @@ fn bookmarkable_request_progress(flavor: Flavor) {
         assert_eq!(header_revision(&response), start, "an idle stream's progress is the current revision");
 
         // etcd before 3.4.25 answers a progress request before it has sent the
-        // events it already holds (etcd #15220): with several writers this test
-        // catches that in about 4 runs of 10 against the Debian etcd 3.4.23. The
-        // reference run therefore writes from one task, where etcd 3.4.23 passes.
-        let writers = match flavor {
-            Flavor::Bramble => 4,
-            Flavor::Etcd => 1,
+        // events it already holds (etcd #15220), with several writers in about
+        // 4 runs of 10 against the Debian etcd 3.4.23, and even with one on a
+        // loaded machine. bramble must never; the reference run reports it.
+        let (writers, early) = match flavor {
+            Flavor::Bramble => (4, Early::Refused),
+            Flavor::Etcd => (1, Early::Tolerated),
         };
         println!("{writers} concurrent writers against {flavor:?}");
         let timeline = progress_under_load(&mut client, &mut stream, Bookmarks::Requested, writers).await;
-        timeline.check();
+        timeline.check_with(early);
     });
 }
 
@@ -1057,6 +1057,11 @@ impl Timeline {
     /// Every progress mark P: all written events with revision <= P came
     /// before it, and every event after it has a revision > P.
     fn check(&self) {
+        self.check_with(Early::Refused);
+    }
+
+    fn check_with(&self, early: Early) {
+        let mut early_marks = 0;
         let marks = self.items.iter().filter(|i| matches!(i, Item::Progress(_))).count();
         assert!(marks >= 1, "no progress mark arrived while writing");
         let mut delivered = HashSet::new();
@@ -1066,11 +1071,21 @@ impl Timeline {
                     delivered.insert((event.revision(), event.kv.key.clone()));
                 }
                 Item::Progress(mark) => {
+                    let before = early_marks;
                     for (revision, key) in self.written.iter().filter(|(r, _)| r <= mark) {
+                        if delivered.contains(&(*revision, key.clone())) {
+                            continue;
+                        }
                         assert!(
-                            delivered.contains(&(*revision, key.clone())),
+                            early == Early::Tolerated,
                             "progress mark {mark} arrived before the event of {key} at revision {revision}"
                         );
+                        early_marks += 1;
+                        break;
+                    }
+                    if early_marks > before {
+                        // An early mark: the events it covers are still to come.
+                        continue;
                     }
                     for later in &self.items[position + 1..] {
                         if let Item::Event(event) = later {
@@ -1089,7 +1104,19 @@ impl Timeline {
         let last_event = self.items.iter().rposition(|i| matches!(i, Item::Event(_))).unwrap_or(0);
         let under_load = self.items[..last_event].iter().filter(|i| matches!(i, Item::Progress(_))).count();
         println!("{marks} progress marks, {under_load} of them while events were still coming");
+        if early_marks > 0 {
+            println!("{early_marks} progress marks came before events they cover (etcd #15220, fixed in 3.4.25)");
+        }
     }
+}
+
+/// Whether a progress mark may come before the events it covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Early {
+    /// Never: etcd's guarantee, which bramble keeps.
+    Refused,
+    /// The reference etcd 3.4.23 breaks it (etcd #15220); the run shows how often.
+    Tolerated,
 }
 
 /// Puts from `writers` concurrent tasks while reading `stream` (and, for
