@@ -17,8 +17,18 @@ pub enum Command {
     DeleteRange(PbDeleteRequest),
     Txn(PbTxnRequest),
     Compact(PbCompactionRequest),
-    LeaseGrant { id: i64, ttl: i64 },
-    LeaseRevoke { id: i64 },
+    LeaseGrant {
+        id: i64,
+        ttl: i64,
+    },
+    LeaseRevoke {
+        id: i64,
+    },
+    /// Commands proposed while another proposal was in flight, logged as one
+    /// entry and applied in order, each exactly as if logged alone: its own
+    /// revision, result, watch events and lease effects. A batch holds no
+    /// batches (the decoder refuses them, so a corrupt log cannot recurse).
+    Batch(Vec<Command>),
 }
 
 /// What applying a command produced. Request-level failures (a lease that is
@@ -31,6 +41,8 @@ pub enum CommandResult {
     Compact(PbCompactionResponse),
     LeaseGrant(PbLeaseGrantResponse),
     LeaseRevoke(PbLeaseRevokeResponse),
+    /// One result per command of a [`Command::Batch`], in its order.
+    Batch(Vec<CommandResult>),
     Failed(KvError),
     /// Log entries that carry no command (Raft's blank and membership entries).
     Nothing,
@@ -46,27 +58,48 @@ const TAG_TXN: u8 = 3;
 const TAG_COMPACT: u8 = 4;
 const TAG_LEASE_GRANT: u8 = 5;
 const TAG_LEASE_REVOKE: u8 = 6;
+const TAG_BATCH: u8 = 7;
 
 impl Command {
-    /// A tag byte and the request's own protobuf encoding.
+    /// A tag byte and the request's own protobuf encoding. A batch is its tag
+    /// and each command as a 4-byte little-endian length and its encoding.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// The length of [`Command::encode`]'s output, without encoding.
+    pub fn encoded_len(&self) -> usize {
+        1 + match self {
+            Command::Put(r) => r.encoded_len(),
+            Command::DeleteRange(r) => r.encoded_len(),
+            Command::Txn(r) => r.encoded_len(),
+            Command::Compact(r) => r.encoded_len(),
+            Command::LeaseGrant { .. } => 16,
+            Command::LeaseRevoke { .. } => 8,
+            Command::Batch(cmds) => cmds.iter().map(|c| 4 + c.encoded_len()).sum(),
+        }
+    }
+
+    /// [`Command::encode`], appended to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
         match self {
             Command::Put(r) => {
                 out.push(TAG_PUT);
-                r.encode(&mut out).expect("Vec grows as needed");
+                r.encode(out).expect("Vec grows as needed");
             }
             Command::DeleteRange(r) => {
                 out.push(TAG_DELETE);
-                r.encode(&mut out).expect("Vec grows as needed");
+                r.encode(out).expect("Vec grows as needed");
             }
             Command::Txn(r) => {
                 out.push(TAG_TXN);
-                r.encode(&mut out).expect("Vec grows as needed");
+                r.encode(out).expect("Vec grows as needed");
             }
             Command::Compact(r) => {
                 out.push(TAG_COMPACT);
-                r.encode(&mut out).expect("Vec grows as needed");
+                r.encode(out).expect("Vec grows as needed");
             }
             Command::LeaseGrant { id, ttl } => {
                 out.push(TAG_LEASE_GRANT);
@@ -77,8 +110,17 @@ impl Command {
                 out.push(TAG_LEASE_REVOKE);
                 out.extend_from_slice(&id.to_le_bytes());
             }
+            Command::Batch(cmds) => {
+                out.push(TAG_BATCH);
+                for cmd in cmds {
+                    let at = out.len();
+                    out.extend_from_slice(&[0; 4]);
+                    cmd.encode_into(out);
+                    let len = u32::try_from(out.len() - at - 4).expect("a log entry is smaller than 4 GiB");
+                    out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+                }
+            }
         }
-        out
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, CommandDecodeError> {
@@ -97,6 +139,26 @@ impl Command {
             TAG_COMPACT => Command::Compact(PbCompactionRequest::decode(body).map_err(err)?),
             TAG_LEASE_GRANT => Command::LeaseGrant { id: int(0)?, ttl: int(1)? },
             TAG_LEASE_REVOKE => Command::LeaseRevoke { id: int(0)? },
+            TAG_BATCH => {
+                let mut cmds = Vec::new();
+                let mut rest = body;
+                while !rest.is_empty() {
+                    let (len, tail) = rest
+                        .split_first_chunk::<4>()
+                        .ok_or_else(|| CommandDecodeError("truncated batch length".into()))?;
+                    let len = u32::from_le_bytes(*len) as usize;
+                    if tail.len() < len {
+                        return Err(CommandDecodeError("truncated batch".into()));
+                    }
+                    let (cmd, tail) = tail.split_at(len);
+                    if cmd.first() == Some(&TAG_BATCH) {
+                        return Err(CommandDecodeError("a batch inside a batch".into()));
+                    }
+                    cmds.push(Command::decode(cmd)?);
+                    rest = tail;
+                }
+                Command::Batch(cmds)
+            }
             other => return Err(CommandDecodeError(format!("unknown command tag {other}"))),
         })
     }
@@ -116,11 +178,28 @@ mod tests {
             Command::LeaseGrant { id: 7, ttl: 60 },
             Command::LeaseRevoke { id: 7 },
         ];
-        for cmd in cmds {
-            assert_eq!(Command::decode(&cmd.encode()).expect("decodes"), cmd);
+        for cmd in cmds.iter().cloned().chain([Command::Batch(cmds.to_vec()), Command::Batch(vec![])]) {
+            let bytes = cmd.encode();
+            assert_eq!(bytes.len(), cmd.encoded_len(), "{cmd:?}");
+            assert_eq!(Command::decode(&bytes).expect("decodes"), cmd);
         }
         assert!(Command::decode(&[]).is_err());
         assert!(Command::decode(&[TAG_LEASE_GRANT, 1]).is_err());
         assert!(Command::decode(&[99]).is_err());
+        let batch = Command::Batch(cmds.to_vec()).encode();
+        assert!(Command::decode(&batch[..batch.len() - 1]).is_err(), "a cut batch is refused");
+        assert!(Command::decode(&[TAG_BATCH, 1, 0]).is_err(), "a cut length is refused");
+        assert!(Command::decode(&[TAG_BATCH, 1, 0, 0, 0, 99]).is_err(), "a bad inner command is refused");
+        assert!(Command::decode(&[TAG_BATCH, 1, 0, 0, 0, TAG_BATCH]).is_err(), "a nested batch is refused");
+    }
+
+    /// Entries written before batches existed decode as they always did: the
+    /// encodings of the single commands are unchanged.
+    #[test]
+    fn single_commands_keep_their_encoding() {
+        let put = Command::Put(PbPutRequest { key: b"k".to_vec(), value: b"v".to_vec(), ..Default::default() });
+        assert_eq!(put.encode(), [&[TAG_PUT, 0x0a, 1, b'k', 0x12, 1, b'v'][..]].concat());
+        let revoke = Command::LeaseRevoke { id: 7 };
+        assert_eq!(revoke.encode(), [&[TAG_LEASE_REVOKE][..], &7i64.to_le_bytes()].concat());
     }
 }

@@ -5,7 +5,7 @@
 //! process without a gRPC hop; [`External`] talks to an etcd (k3s's
 //! `--datastore-endpoint`). One conformance suite runs against both.
 
-mod convert;
+pub(crate) mod convert;
 mod embedded;
 mod external;
 

@@ -87,6 +87,58 @@ pub(crate) fn lease_key(id: i64) -> [u8; 8] {
     (id as u64).to_be_bytes()
 }
 
+/// What applying one log entry changes, gathered for its single engine write:
+/// the changes of every command in it, the records they wrote (read by the
+/// entry's later commands before they reach the engine), and what to tell
+/// others once the write is done.
+#[derive(Default)]
+struct EntryChanges {
+    batch: WriteBatch,
+    pending: HashMap<Revision, Record>,
+    effects: Vec<Effect>,
+}
+
+/// What a command tells others after its entry is written, in command order.
+enum Effect {
+    Publish { revision: i64, events: Vec<etcd_client::proto::PbEvent> },
+    LeaseGranted { id: i64, ttl: i64 },
+    LeaseRevoked { id: i64 },
+    Compacted { current: i64, compacted: i64 },
+}
+
+/// Ends a write transaction: the store moves to its revision if it changed
+/// anything, and its events are published once the entry is written.
+fn commit(writer: TxnWriter<'_>, effects: &mut Vec<Effect>) {
+    if writer.changed() {
+        writer.state.current = writer.main;
+        effects.push(Effect::Publish { revision: writer.main, events: writer.events });
+    }
+}
+
+fn apply_compact(state: &mut State, entry: &mut EntryChanges, c: &PbCompactionRequest) -> CommandResult {
+    if c.revision <= state.compacted {
+        return CommandResult::Failed(KvError::Compacted);
+    }
+    if c.revision > state.current {
+        return CommandResult::Failed(KvError::FutureRevision);
+    }
+    entry.batch.put(Table::Meta, META_COMPACT_SCHEDULED, c.revision.to_le_bytes());
+    state.compacted = c.revision;
+    state.index.compact(c.revision);
+    entry.effects.push(Effect::Compacted { current: state.current, compacted: c.revision });
+    CommandResult::Compact(PbCompactionResponse { header: header(state.current) })
+}
+
+fn apply_lease_grant(state: &mut State, entry: &mut EntryChanges, id: i64, ttl: i64) -> CommandResult {
+    if state.leases.contains_key(&id) {
+        return CommandResult::Failed(KvError::LeaseExists);
+    }
+    entry.batch.put(Table::Lease, lease_key(id), ttl.to_le_bytes());
+    state.leases.insert(id, LeaseState { ttl, keys: BTreeSet::new() });
+    entry.effects.push(Effect::LeaseGranted { id, ttl });
+    CommandResult::LeaseGrant(PbLeaseGrantResponse { header: header(state.current), id, ttl, error: String::new() })
+}
+
 impl MvccStore {
     /// Loads the index and leases from the engine's history.
     pub fn open(engine: Arc<dyn Engine>, hub: Arc<WatchHub>, lessor: Arc<Lessor>) -> Result<Arc<Self>, KvError> {
@@ -224,28 +276,63 @@ impl MvccStore {
         self.read().leases.contains_key(&id)
     }
 
-    /// Applies one logged command. `applied` holds the log position written
-    /// in the same batch, so a crash never separates the two.
+    /// Applies one logged command (a batch is applied command by command).
+    /// Everything the entry changes, with `applied` (the log position), is
+    /// written in one engine batch, so a crash never separates them and never
+    /// keeps half of a batch; watchers, the lessor and the compactor hear of
+    /// the changes only after that write, in command order.
     pub fn apply(&self, cmd: &Command, applied: WriteBatch) -> Result<CommandResult, EngineError> {
         let mut state = self.write();
+        let revision = state.current;
+        let mut entry = EntryChanges::default();
+        let result = self.apply_one(&mut state, &mut entry, cmd)?;
+        if state.current != revision {
+            entry.batch.put(Table::Meta, META_REVISION, state.current.to_le_bytes());
+        }
+        entry.batch.ops.extend(applied.ops);
+        self.engine.write(entry.batch, Durability::Buffered)?;
+        for effect in entry.effects {
+            match effect {
+                Effect::Publish { revision, events } => self.hub.publish(revision, events),
+                Effect::LeaseGranted { id, ttl } => self.lessor.granted(id, ttl),
+                Effect::LeaseRevoked { id } => self.lessor.revoked(id),
+                Effect::Compacted { current, compacted } => {
+                    self.hub.set_revision(current, compacted);
+                    self.compactor.schedule(compacted);
+                }
+            }
+        }
+        Ok(result)
+    }
 
+    fn apply_one(
+        &self,
+        state: &mut State,
+        entry: &mut EntryChanges,
+        cmd: &Command,
+    ) -> Result<CommandResult, EngineError> {
         match cmd {
-            Command::Put(p) => self.apply_txn(&mut state, applied, |w| {
+            Command::Put(p) => self.apply_txn(state, entry, |w| {
                 w.view().check_put_state(p)?;
                 w.put(p).map(CommandResult::Put)
             }),
             Command::DeleteRange(d) => {
-                self.apply_txn(&mut state, applied, |w| w.delete_range(d).map(CommandResult::DeleteRange))
+                self.apply_txn(state, entry, |w| w.delete_range(d).map(CommandResult::DeleteRange))
             }
-            Command::Txn(t) => self.apply_txn(&mut state, applied, |w| {
+            Command::Txn(t) => self.apply_txn(state, entry, |w| {
                 let mut path = Vec::new();
                 w.view().txn_path(t, &mut path)?;
                 w.view().check_path(t, &mut path.iter())?;
                 w.txn(t, &mut path.iter()).map(CommandResult::Txn)
             }),
-            Command::Compact(c) => self.apply_compact(&mut state, c, applied),
-            Command::LeaseGrant { id, ttl } => self.apply_lease_grant(&mut state, *id, *ttl, applied),
-            Command::LeaseRevoke { id } => self.apply_lease_revoke(&mut state, *id, applied),
+            Command::Compact(c) => Ok(apply_compact(state, entry, c)),
+            Command::LeaseGrant { id, ttl } => Ok(apply_lease_grant(state, entry, *id, *ttl)),
+            Command::LeaseRevoke { id } => self.apply_lease_revoke(state, entry, *id),
+            Command::Batch(cmds) => cmds
+                .iter()
+                .map(|c| self.apply_one(state, entry, c))
+                .collect::<Result<Vec<_>, _>>()
+                .map(CommandResult::Batch),
         }
     }
 
@@ -255,105 +342,41 @@ impl MvccStore {
         self.engine.write(applied, Durability::Buffered)
     }
 
-    /// Runs `body` as one write transaction. A request-level failure writes
-    /// nothing but the log position and becomes a result.
+    /// Runs `body` as one write transaction. A request-level failure changes
+    /// nothing and becomes a result.
     fn apply_txn(
         &self,
         state: &mut State,
-        applied: WriteBatch,
+        entry: &mut EntryChanges,
         body: impl FnOnce(&mut TxnWriter<'_>) -> Result<CommandResult, KvError>,
     ) -> Result<CommandResult, EngineError> {
-        let mut writer = TxnWriter::new(state, &*self.engine);
+        let ops_before = entry.batch.ops.len();
+        let mut writer = TxnWriter::new(state, &*self.engine, &mut entry.batch, &mut entry.pending);
         let result = match body(&mut writer) {
             Ok(r) => r,
             Err(KvError::Storage(e)) => return Err(EngineError::Io(e)),
             Err(e) => {
                 // Nothing was written to the index unless the failure came mid-way,
                 // which the checks made before execution rule out.
-                self.engine.write(applied, Durability::Buffered)?;
+                entry.batch.ops.truncate(ops_before);
                 return Ok(CommandResult::Failed(e));
             }
         };
-        self.commit(writer, applied)?;
+        commit(writer, &mut entry.effects);
         Ok(result)
-    }
-
-    fn commit(&self, mut writer: TxnWriter<'_>, applied: WriteBatch) -> Result<(), EngineError> {
-        let changed = writer.changed();
-        let main = writer.main;
-        if changed {
-            writer.batch.put(Table::Meta, META_REVISION, main.to_le_bytes());
-        }
-        let mut batch = std::mem::take(&mut writer.batch);
-        batch.ops.extend(applied.ops);
-        let events = std::mem::take(&mut writer.events);
-        let state = writer.state;
-        self.engine.write(batch, Durability::Buffered)?;
-        if changed {
-            state.current = main;
-            self.hub.publish(main, events);
-        }
-        Ok(())
-    }
-
-    fn apply_compact(
-        &self,
-        state: &mut State,
-        c: &PbCompactionRequest,
-        mut applied: WriteBatch,
-    ) -> Result<CommandResult, EngineError> {
-        if c.revision <= state.compacted {
-            self.engine.write(applied, Durability::Buffered)?;
-            return Ok(CommandResult::Failed(KvError::Compacted));
-        }
-        if c.revision > state.current {
-            self.engine.write(applied, Durability::Buffered)?;
-            return Ok(CommandResult::Failed(KvError::FutureRevision));
-        }
-        applied.put(Table::Meta, META_COMPACT_SCHEDULED, c.revision.to_le_bytes());
-        self.engine.write(applied, Durability::Buffered)?;
-        state.compacted = c.revision;
-        state.index.compact(c.revision);
-        self.hub.set_revision(state.current, state.compacted);
-        self.compactor.schedule(c.revision);
-        Ok(CommandResult::Compact(PbCompactionResponse { header: header(state.current) }))
-    }
-
-    fn apply_lease_grant(
-        &self,
-        state: &mut State,
-        id: i64,
-        ttl: i64,
-        mut applied: WriteBatch,
-    ) -> Result<CommandResult, EngineError> {
-        if state.leases.contains_key(&id) {
-            self.engine.write(applied, Durability::Buffered)?;
-            return Ok(CommandResult::Failed(KvError::LeaseExists));
-        }
-        applied.put(Table::Lease, lease_key(id), ttl.to_le_bytes());
-        self.engine.write(applied, Durability::Buffered)?;
-        state.leases.insert(id, LeaseState { ttl, keys: BTreeSet::new() });
-        self.lessor.granted(id, ttl);
-        Ok(CommandResult::LeaseGrant(PbLeaseGrantResponse {
-            header: header(state.current),
-            id,
-            ttl,
-            error: String::new(),
-        }))
     }
 
     fn apply_lease_revoke(
         &self,
         state: &mut State,
+        entry: &mut EntryChanges,
         id: i64,
-        mut applied: WriteBatch,
     ) -> Result<CommandResult, EngineError> {
         let Some(lease) = state.leases.get(&id).cloned() else {
-            self.engine.write(applied, Durability::Buffered)?;
             return Ok(CommandResult::Failed(KvError::LeaseNotFound));
         };
-        applied.delete(Table::Lease, lease_key(id));
-        let mut writer = TxnWriter::new(state, &*self.engine);
+        entry.batch.delete(Table::Lease, lease_key(id));
+        let mut writer = TxnWriter::new(state, &*self.engine, &mut entry.batch, &mut entry.pending);
         for key in &lease.keys {
             let del = etcd_client::proto::PbDeleteRequest { key: key.clone(), range_end: vec![], prev_kv: false };
             if let Err(e) = writer.delete_range(&del) {
@@ -362,8 +385,8 @@ impl MvccStore {
         }
         writer.state.leases.remove(&id);
         let rev = writer.read_rev();
-        self.commit(writer, applied)?;
-        self.lessor.revoked(id);
+        commit(writer, &mut entry.effects);
+        entry.effects.push(Effect::LeaseRevoked { id });
         Ok(CommandResult::LeaseRevoke(PbLeaseRevokeResponse { header: header(rev) }))
     }
 

@@ -358,21 +358,28 @@ fn sort_kvs(kvs: &mut [PbKeyValue], target: i32, order: i32) {
 // ---- Writing ----
 
 /// One write transaction: every change gets revision (main, sub) with `main`
-/// one past the store's current revision.
+/// one past the store's current revision. Its changes go into the batch of the
+/// log entry being applied, and the records it writes into that entry's
+/// pending records, where the entry's later commands read them.
 pub(crate) struct TxnWriter<'a> {
     pub state: &'a mut State,
     pub engine: &'a dyn Engine,
     pub main: i64,
     sub: i64,
-    pub batch: WriteBatch,
-    pending: HashMap<Revision, Record>,
+    pub batch: &'a mut WriteBatch,
+    pending: &'a mut HashMap<Revision, Record>,
     pub events: Vec<PbEvent>,
 }
 
 impl<'a> TxnWriter<'a> {
-    pub fn new(state: &'a mut State, engine: &'a dyn Engine) -> Self {
+    pub fn new(
+        state: &'a mut State,
+        engine: &'a dyn Engine,
+        batch: &'a mut WriteBatch,
+        pending: &'a mut HashMap<Revision, Record>,
+    ) -> Self {
         let main = state.current + 1;
-        Self { state, engine, main, sub: 0, batch: WriteBatch::default(), pending: HashMap::new(), events: Vec::new() }
+        Self { state, engine, main, sub: 0, batch, pending, events: Vec::new() }
     }
 
     pub fn changed(&self) -> bool {
@@ -385,7 +392,7 @@ impl<'a> TxnWriter<'a> {
     }
 
     pub fn view(&self) -> View<'_> {
-        View { state: self.state, engine: self.engine, pending: Some(&self.pending), rev: self.read_rev() }
+        View { state: self.state, engine: self.engine, pending: Some(&*self.pending), rev: self.read_rev() }
     }
 
     fn live(&self, key: &[u8]) -> Result<Option<(Revision, Record)>, KvError> {

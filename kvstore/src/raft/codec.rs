@@ -88,7 +88,7 @@ pub fn encode_entry(e: &Entry<TypeConfig>) -> Vec<u8> {
         EntryPayload::Blank => out.push(PAYLOAD_BLANK),
         EntryPayload::Normal(cmd) => {
             out.push(PAYLOAD_NORMAL);
-            out.extend_from_slice(&cmd.encode());
+            cmd.encode_into(&mut out);
         }
         EntryPayload::Membership(m) => {
             out.push(PAYLOAD_MEMBERSHIP);

@@ -6,6 +6,7 @@
 mod codec;
 mod log_store;
 mod network;
+mod proposer;
 mod state_machine;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use std::io::Cursor;
 use std::sync::Arc;
 
 use openraft::{BasicNode, Config, Raft, SnapshotPolicy};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::command::{Command, CommandResult};
 use crate::engine::Engine;
@@ -30,8 +32,10 @@ openraft::declare_raft_types!(
 );
 
 /// Log entries kept behind the latest snapshot. The state machine is
-/// persistent, so older entries are only needed by lagging followers.
-const LOG_KEPT_AFTER_SNAPSHOT: u64 = 1000;
+/// persistent, so older entries are only needed by lagging followers. An entry
+/// may be a batch of many commands (see `proposer.rs`, which also starts a
+/// snapshot every few MiB logged).
+const LOG_KEPT_AFTER_SNAPSHOT: u64 = 100;
 const SNAPSHOT_EVERY: u64 = 10_000;
 
 /// A running Raft group member over the store.
@@ -39,6 +43,7 @@ const SNAPSHOT_EVERY: u64 = 10_000;
 pub struct Consensus {
     raft: Raft<TypeConfig>,
     member_id: u64,
+    proposals: mpsc::UnboundedSender<proposer::Proposal>,
 }
 
 impl std::fmt::Debug for Consensus {
@@ -96,22 +101,18 @@ impl Consensus {
             .current_leader(member_id, "this member leads its one-member group")
             .await
             .map_err(|e| ConsensusError::Start(e.to_string()))?;
-        Ok(Self { raft, member_id })
+        let (proposals, queue) = mpsc::unbounded_channel();
+        tokio::spawn(proposer::run(raft.clone(), queue));
+        Ok(Self { raft, member_id, proposals })
     }
 
     /// Logs a command and returns what applying it produced. Returns once the
-    /// entry is durable and applied.
+    /// entry is durable and applied. Commands proposed concurrently may share
+    /// an entry; each is applied as if logged alone.
     pub async fn propose(&self, cmd: Command) -> Result<CommandResult, KvError> {
-        match self.raft.client_write(cmd).await {
-            Ok(resp) => Ok(resp.data),
-            Err(openraft::error::RaftError::APIError(openraft::error::ClientWriteError::ForwardToLeader(_))) => {
-                Err(KvError::NoLeader)
-            }
-            Err(e) => {
-                tracing::error!("raft write failed: {e}");
-                Err(KvError::Stopped)
-            }
-        }
+        let (reply, result) = oneshot::channel();
+        self.proposals.send(proposer::Proposal { cmd, reply }).map_err(|_| KvError::Stopped)?;
+        result.await.map_err(|_| KvError::Stopped)?
     }
 
     /// Waits until this member may serve a linearizable read.
