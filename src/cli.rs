@@ -20,8 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Run a server: the key-value store and the Kubernetes API server.
     Server(ServerArgs),
-    /// Run an agent: join the cluster at --server with --token and keep
-    /// this host registered as a Ready node (no pods run yet).
+    /// Run an agent: join the cluster at --server with --token, register
+    /// this host as a node and run its pods on containerd.
     Agent(AgentArgs),
     /// Manage bootstrap tokens for joining nodes.
     Token(TokenArgs),
@@ -60,6 +60,17 @@ pub struct AgentArgs {
     #[arg(long, value_delimiter = ',')]
     pub node_external_ip: Vec<std::net::IpAddr>,
 
+    #[command(flatten)]
+    pub node: NodeArgs,
+
+    /// Cluster DNS service IP, for pods' resolv.conf.
+    #[arg(long, default_value = "10.43.0.10")]
+    pub cluster_dns: std::net::IpAddr,
+}
+
+/// What the agent needs to run pods, on `bramble agent` and `bramble server` alike.
+#[derive(Debug, Clone, Args)]
+pub struct NodeArgs {
     /// Labels for the node at registration, as key=value (repeatable).
     #[arg(long = "node-label")]
     pub node_labels: Vec<String>,
@@ -67,6 +78,35 @@ pub struct AgentArgs {
     /// Taints for the node at registration, as key=value:Effect (repeatable).
     #[arg(long = "node-taint")]
     pub node_taints: Vec<String>,
+
+    /// A running containerd's socket (unix:///path or /path); by default the
+    /// agent starts Debian's containerd with a configuration of its own.
+    #[arg(long, env = "CONTAINER_RUNTIME_ENDPOINT")]
+    pub container_runtime_endpoint: Option<String>,
+
+    /// The pods' sandbox image; bramble's own pause image, imported at start, by default.
+    #[arg(long)]
+    pub pause_image: Option<String>,
+
+    /// Registry mirrors, rewrites and credentials, in k3s's registries.yaml format.
+    #[arg(long, default_value = "/etc/bramble/registries.yaml")]
+    pub private_registry: PathBuf,
+
+    /// Cluster domain, for pods' DNS search paths.
+    #[arg(long, default_value = "cluster.local")]
+    pub cluster_domain: String,
+
+    /// Port of the kubelet API (logs, exec, port-forward).
+    #[arg(long, default_value_t = 10250, hide = true)]
+    pub kubelet_port: u16,
+
+    /// Runtime state that does not survive a reboot (containerd's state and socket).
+    #[arg(long, env = "BRAMBLE_RUN_DIR", default_value = "/run/bramble", hide = true)]
+    pub run_dir: PathBuf,
+
+    /// Where container logs are written, as the kubelet's /var/log/pods.
+    #[arg(long, env = "BRAMBLE_POD_LOG_DIR", default_value = "/var/log/pods", hide = true)]
+    pub pod_log_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -225,6 +265,13 @@ pub struct ServerArgs {
     /// Do not run the agent on this server.
     #[arg(long)]
     pub disable_agent: bool,
+
+    /// External IP addresses of this node.
+    #[arg(long, value_delimiter = ',')]
+    pub node_external_ip: Vec<std::net::IpAddr>,
+
+    #[command(flatten)]
+    pub node: NodeArgs,
 
     /// Do not run the controllers on this server.
     #[arg(long)]

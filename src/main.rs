@@ -10,7 +10,18 @@ mod server;
 
 use clap::Parser;
 
+/// Names under which containerd runs this binary as a CNI plugin (links in
+/// the agent's CNI bin directory).
+const CNI_PLUGINS: &[&str] = &["bramble-cni", "loopback"];
+
 fn main() -> std::process::ExitCode {
+    let argv0 = std::env::args_os().next().unwrap_or_default();
+    let called = std::path::Path::new(&argv0).file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+    if CNI_PLUGINS.contains(&called.as_str()) {
+        // The CNI protocol: config on stdin, result on stdout, no logging to the terminal.
+        let code = netd::plugin_main(&called);
+        return std::process::ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let args = match config_file::args_with_config(std::env::args_os().collect()) {
         Ok(args) => args,
         Err(e) => {

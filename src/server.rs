@@ -159,7 +159,7 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     let tls_dir = args.data_dir.join("server").join("tls");
     create_private_dir(&args.data_dir.join("server"))?;
     let pki = apiserver::Pki::ensure(&tls_dir, &names)?;
-    let join_password = server_token(&args, &pki)?;
+    let (join_password, join_token) = server_token(&args, &pki)?;
 
     let (store, embedded): (std::sync::Arc<dyn Datastore>, Option<EmbeddedStore>) = match &args.datastore_endpoint {
         Some(endpoint) => {
@@ -221,15 +221,38 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         };
         tokio::spawn(controllers::run(client, config));
     }
-    if !args.disable_agent {
+    // The server's own agent joins over loopback with the server token, as k3s's does.
+    let agent = if args.disable_agent {
         tracing::info!(
-            "this server runs no agent yet; join nodes with `bramble agent --server https://<this host>:{port} --token <{}>`",
+            "--disable-agent: this server runs no pods; join nodes with `bramble agent --server https://<this host>:{port} --token <{}>`",
             args.data_dir.join("server").join("token").display()
         );
-    }
+        None
+    } else {
+        let node = crate::agent::Node {
+            server: format!("https://127.0.0.1:{port}"),
+            token: agent::token::Token::parse(&join_token).context("the server token")?,
+            name: args.node_name.clone().unwrap_or_else(host_name),
+            internal_ips: ips.clone(),
+            external_ips: args.node_external_ip.clone(),
+            role_labels: server_role_labels(args.datastore_endpoint.is_none()),
+            data_dir: args.data_dir.clone(),
+            cluster_dns: vec![args.cluster_dns.to_string()],
+        };
+        let node_args = args.node.clone();
+        Some(tokio::spawn(async move {
+            if let Err(e) = crate::agent::run_node(node, &node_args).await {
+                tracing::error!("the server's agent stopped: {e:#}");
+            }
+        }))
+    };
     crate::notify::ready();
     shutdown_signal().await;
     tracing::info!("shutting down");
+    if let Some(agent) = agent {
+        // Containers keep running in containerd; the next start adopts them.
+        agent.abort();
+    }
     let _ = stop.send(());
     let _ = serving.await;
     if let Some(store) = embedded {
@@ -242,8 +265,8 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
 
 /// The server token agents join with: `--token`, else the one an earlier
 /// start made, else a new one; written in full form (`K10<CA hash>::server:<password>`)
-/// to `<data-dir>/server/token`, mode 0600, as k3s does. Returns the password.
-fn server_token(args: &ServerArgs, pki: &apiserver::Pki) -> anyhow::Result<String> {
+/// to `<data-dir>/server/token`, mode 0600, as k3s does. Returns the password and the full token.
+fn server_token(args: &ServerArgs, pki: &apiserver::Pki) -> anyhow::Result<(String, String)> {
     use agent::token::{Credentials, Token};
     let path = args.data_dir.join("server").join("token");
     let given = match &args.token {
@@ -270,7 +293,16 @@ fn server_token(args: &ServerArgs, pki: &apiserver::Pki) -> anyhow::Result<Strin
     );
     apiserver::pki::write_file(&path, format!("{full}\n").as_bytes(), 0o600)
         .with_context(|| format!("cannot write the server token {}", path.display()))?;
-    Ok(password)
+    Ok((password, full))
+}
+
+/// The labels of a server's node, as k3s's: control plane, and etcd when the store is embedded.
+fn server_role_labels(embedded_store: bool) -> std::collections::BTreeMap<String, String> {
+    let mut roles = vec!["control-plane", "master"];
+    if embedded_store {
+        roles.push("etcd");
+    }
+    roles.into_iter().map(|r| (format!("node-role.kubernetes.io/{r}"), "true".to_string())).collect()
 }
 
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {

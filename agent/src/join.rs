@@ -23,6 +23,7 @@ use crate::token::{self, Credentials, Token};
 
 /// The supervisor's paths, as k3s's agent asks for them.
 pub const CACERTS_PATH: &str = "/cacerts";
+const CLIENT_CA_PATH: &str = "/v1-k3s/client-ca.crt";
 pub const CLIENT_KUBELET_PATH: &str = "/v1-k3s/client-kubelet.crt";
 pub const SERVING_KUBELET_PATH: &str = "/v1-k3s/serving-kubelet.crt";
 /// The user agents send with a password token.
@@ -55,6 +56,10 @@ impl AgentFiles {
     }
     pub fn serving_key(&self) -> PathBuf {
         self.dir.join("serving-kubelet.key")
+    }
+    /// The CA of client certificates, which the kubelet API trusts (the API server's).
+    pub fn client_ca(&self) -> PathBuf {
+        self.dir.join("client-ca.crt")
     }
     pub fn kubeconfig(&self) -> PathBuf {
         self.dir.join("kubelet.kubeconfig")
@@ -148,8 +153,10 @@ pub async fn join(config: &JoinConfig) -> Result<PathBuf, JoinError> {
     let tls = verified_tls(&ca)?;
     let client = request_cert(&server, &tls, config, &password, CLIENT_KUBELET_PATH).await?;
     let serving = request_cert(&server, &tls, config, &password, SERVING_KUBELET_PATH).await?;
+    let client_ca = fetch_client_ca(&server, &tls, config).await?;
     // Written only once both certificates came: a refused join leaves none.
     write_file(&files.server_ca(), ca.as_bytes(), 0o644)?;
+    write_file(&files.client_ca(), client_ca.as_bytes(), 0o644)?;
     write_file(&files.client_key(), client.1.as_bytes(), 0o600)?;
     write_file(&files.client_cert(), client.0.as_bytes(), 0o644)?;
     write_file(&files.serving_key(), serving.1.as_bytes(), 0o600)?;
@@ -163,7 +170,14 @@ pub async fn join(config: &JoinConfig) -> Result<PathBuf, JoinError> {
 /// Why the stored certificates can be used again, or None when they cannot.
 fn reusable(files: &AgentFiles, node_name: &str) -> Option<String> {
     let cert = std::fs::read_to_string(files.client_cert()).ok()?;
-    for path in [files.client_key(), files.serving_cert(), files.serving_key(), files.kubeconfig(), files.server_ca()] {
+    for path in [
+        files.client_key(),
+        files.serving_cert(),
+        files.serving_key(),
+        files.kubeconfig(),
+        files.server_ca(),
+        files.client_ca(),
+    ] {
         if !path.exists() {
             return None;
         }
@@ -218,13 +232,7 @@ async fn request_cert(
     let mut params = rcgen::CertificateParams::new(Vec::new())?;
     params.distinguished_name.push(rcgen::DnType::CommonName, config.node_name.clone());
     let csr = params.serialize_request(&key)?.pem()?;
-    let authorization = match &config.token.credentials {
-        Credentials::Password { password, .. } => {
-            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{NODE_USER}:{password}"));
-            format!("Basic {basic}")
-        }
-        c @ Credentials::Bootstrap { .. } => format!("Bearer {c}"),
-    };
+    let authorization = authorization(&config.token);
     let ips = config.node_ips.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(",");
     let headers = [
         ("authorization", authorization),
@@ -248,6 +256,38 @@ async fn request_cert(
         });
     }
     Ok((message + "\n", key.serialize_pem()))
+}
+
+/// The token as the supervisor takes it: basic auth for a password, bearer for a bootstrap token.
+fn authorization(token: &Token) -> String {
+    match &token.credentials {
+        Credentials::Password { password, .. } => {
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{NODE_USER}:{password}"));
+            format!("Basic {basic}")
+        }
+        c @ Credentials::Bootstrap { .. } => format!("Bearer {c}"),
+    }
+}
+
+/// The client CA, which the kubelet API checks the API server's certificate against.
+async fn fetch_client_ca(
+    server: &ServerUrl,
+    tls: &Arc<rustls::ClientConfig>,
+    config: &JoinConfig,
+) -> Result<String, JoinError> {
+    let headers = [("authorization", authorization(&config.token))];
+    let (code, body) = send(server, tls, http::Method::GET, CLIENT_CA_PATH, &headers, Bytes::new()).await?;
+    let message = String::from_utf8_lossy(&body).trim().to_string();
+    match code {
+        200 if message.contains("-----BEGIN CERTIFICATE-----") => Ok(message + "\n"),
+        200 => Err(JoinError::Refused {
+            url: format!("{}{CLIENT_CA_PATH}", server.url),
+            code,
+            message: "no certificate in the answer".into(),
+        }),
+        401 | 403 => Err(JoinError::Unauthorized { code, message }),
+        _ => Err(JoinError::Refused { url: format!("{}{CLIENT_CA_PATH}", server.url), code, message }),
+    }
 }
 
 /// One HTTP/1.1 request over TLS; (status, body).
@@ -446,6 +486,8 @@ mod tests {
         {
             write_file(&path, b"x", 0o600).expect("write");
         }
+        assert!(reusable(&files, "worker-1").is_none(), "the client CA of an older join is missing");
+        write_file(&files.client_ca(), b"x", 0o644).expect("write");
         assert!(reusable(&files, "worker-1").is_some());
         assert!(reusable(&files, "worker-2").is_none(), "a certificate for another name");
     }

@@ -5,7 +5,12 @@
 //! benchmarks of the controllers and the scheduler. The agent talks to the
 //! cluster only through the API server, never to the store.
 
+pub mod containerd;
+pub mod cri;
 pub mod hollow;
 pub mod join;
+pub mod kubelet;
+pub mod kubelet_server;
 pub mod node;
+pub mod paths;
 pub mod token;

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
-use k8s_openapi::api::core::v1::{Node, NodeAddress, NodeCondition, NodeSpec, NodeStatus, NodeSystemInfo, Taint};
+use k8s_openapi::api::core::v1::{
+    DaemonEndpoint, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeSpec, NodeStatus, NodeSystemInfo, Taint,
+};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, OwnerReference, Time};
 use k8s_openapi::jiff::Timestamp;
@@ -83,6 +85,10 @@ pub struct NodeConfig {
     /// Whose free space is the node's ephemeral storage.
     pub data_dir: PathBuf,
     pub max_pods: u32,
+    /// The container runtime as the kubelet reports it (`containerd://1.6.20`); empty for hollow nodes.
+    pub runtime_version: String,
+    /// The port of the node's kubelet API (`status.daemonEndpoints`); 0 for none.
+    pub kubelet_port: u16,
 }
 
 /// What the host has, read from the kernel.
@@ -279,10 +285,13 @@ fn status(config: &NodeConfig, host: &Host, arch: &str, conditions: Vec<NodeCond
         allocatable: Some(allocatable),
         addresses: Some(addresses),
         conditions: Some(conditions),
+        daemon_endpoints: (config.kubelet_port != 0).then(|| NodeDaemonEndpoints {
+            kubelet_endpoint: Some(DaemonEndpoint { port: i32::from(config.kubelet_port) }),
+        }),
         node_info: Some(NodeSystemInfo {
             architecture: arch.into(),
             boot_id: host.boot_id.clone(),
-            container_runtime_version: String::new(),
+            container_runtime_version: config.runtime_version.clone(),
             kernel_version: host.kernel.clone(),
             kube_proxy_version: String::new(),
             kubelet_version: KUBELET_VERSION.into(),
@@ -474,6 +483,8 @@ mod tests {
             taints: parse_taints(&["k=v:NoSchedule".into()]).expect("taint"),
             data_dir: "/".into(),
             max_pods: 110,
+            runtime_version: "containerd://1.6.20".into(),
+            kubelet_port: 10250,
         };
         let node = node_object(&config, &host());
         let labels = node.metadata.labels.expect("labels");
@@ -484,6 +495,12 @@ mod tests {
         assert_eq!(labels["zone"], "a");
         assert_eq!(node.spec.expect("spec").taints.expect("taints")[0].key, "k");
         let status = node.status.expect("status");
+        let endpoints = status.daemon_endpoints.as_ref().and_then(|d| d.kubelet_endpoint.as_ref());
+        assert_eq!(endpoints.map(|e| e.port), Some(10250));
+        assert_eq!(
+            status.node_info.as_ref().map(|i| i.container_runtime_version.as_str()),
+            Some("containerd://1.6.20")
+        );
         assert_eq!(status.capacity.as_ref().expect("capacity")["cpu"].0, "4");
         assert_eq!(status.capacity.as_ref().expect("capacity")["memory"].0, "8388608Ki");
         assert_eq!(

@@ -3,9 +3,12 @@
 //! file authenticate; `system:masters` may do anything, anonymous users may
 //! read the health and version endpoints, nodes (group `system:nodes`, user
 //! `system:node:<name>`) may do what a kubelet needs and no more
-//! ([`node_may`]), and everyone else is refused with upstream's 403 until
-//! RBAC exists. Service-account tokens are not read here yet; join tokens
-//! are the supervisor's (`supervisor.rs`).
+//! ([`node_may`]), every authenticated user may read discovery and ask
+//! about itself (upstream's `system:discovery` and `system:basic-user`),
+//! and everything else is refused with upstream's 403 until RBAC exists.
+//! Service-account tokens (`tokens.rs`) authenticate as their service
+//! account, which is granted no more than any other user. Join tokens are
+//! the supervisor's (`supervisor.rs`).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -182,6 +185,50 @@ pub fn authenticate(
     }
 }
 
+/// Who sent a request, as [`authenticate`] says, and otherwise whether its
+/// bearer token is a service-account token of ours whose ServiceAccount
+/// (and bound Pod, Secret or Node) still exist with the uids it names:
+/// then `system:serviceaccount:<ns>:<name>` in `system:serviceaccounts` and
+/// `system:serviceaccounts:<ns>`. Anything else that is not in the token
+/// file is 401, never 500.
+pub(crate) async fn authenticate_request(
+    api: &crate::Api,
+    peer_cert: Option<&[u8]>,
+    authorization: Option<&str>,
+) -> Result<User, ApiError> {
+    let static_user = authenticate(peer_cert, authorization, &api.tokens);
+    if static_user.is_ok() {
+        return static_user;
+    }
+    let token = authorization.and_then(|v| v.strip_prefix("Bearer ")).map(str::trim).unwrap_or("");
+    service_account_user(api, token, crate::tokens::unix_now()).await.ok_or(ApiError::Unauthorized)
+}
+
+/// The service account a bearer token speaks for at `now`, if it does.
+pub(crate) async fn service_account_user(api: &crate::Api, token: &str, now: i64) -> Option<User> {
+    // A JWT has three dot-separated parts; anything else is not worth a signature check.
+    if token.split('.').count() != 3 {
+        return None;
+    }
+    let claims = match api.service_account_tokens.verify(token, now) {
+        Ok(claims) => claims,
+        Err(e) => {
+            tracing::debug!("bearer token refused: {e}");
+            return None;
+        }
+    };
+    if let Err(e) = crate::tokens::still_bound(api, &claims).await {
+        tracing::debug!(sub = %claims.sub, "service-account token refused: {e}");
+        return None;
+    }
+    let ns = &claims.kubernetes.namespace;
+    Some(User::authenticated(
+        claims.sub.clone(),
+        claims.kubernetes.serviceaccount.uid.clone(),
+        vec!["system:serviceaccounts".into(), format!("system:serviceaccounts:{ns}")],
+    ))
+}
+
 /// Paths anyone may read, as upstream's `system:public-info-viewer` role allows.
 const PUBLIC_PATHS: &[&str] = &["/healthz", "/livez", "/readyz", "/version", "/version/"];
 
@@ -199,6 +246,14 @@ pub fn authorize(user: &User, info: &RequestInfo) -> Result<(), ApiError> {
             ("authorization.k8s.io", "selfsubjectaccessreviews" | "selfsubjectrulesreviews")
                 | ("authentication.k8s.io", "selfsubjectreviews")
         )
+    {
+        return Ok(());
+    }
+    // Upstream's system:discovery role, bound to every authenticated user.
+    if let RequestInfo::NonResource { path, verb } = info
+        && user.groups.iter().any(|g| g == "system:authenticated")
+        && *verb == "get"
+        && is_discovery(path)
     {
         return Ok(());
     }
@@ -254,20 +309,24 @@ fn node_name(user: &User) -> Option<&str> {
     user.name.strip_prefix("system:node:").filter(|n| !n.is_empty())
 }
 
+/// The paths of upstream's `system:discovery` role: `/api`, `/apis` and
+/// below (non-resource, so discovery documents), and the OpenAPI documents.
+fn is_discovery(path: &str) -> bool {
+    ["/api", "/apis", "/openapi/v2", "/openapi/v3"].contains(&path.trim_end_matches('/'))
+        || path.starts_with("/api/")
+        || path.starts_with("/apis/")
+        || path.starts_with("/openapi/v3/")
+}
+
 /// What upstream's `system:node` role and NodeRestriction admission let a
 /// kubelet do, narrowed to what bramble's agent uses: discovery; read nodes,
 /// create one, change only its own and its status; its own Lease in
-/// `kube-node-lease`; read pods and write their status; create events; read
-/// the configmaps, secrets, services and endpoints its pods refer to.
+/// `kube-node-lease`; read pods, write their status and delete them; create
+/// events; service-account tokens for its pods; read the configmaps,
+/// secrets, claims, volumes, services and endpoints its pods refer to.
 fn node_may(node: &str, info: &RequestInfo) -> bool {
     let req = match info {
-        RequestInfo::NonResource { path, verb } => {
-            let discovery = ["/api", "/apis", "/openapi/v2", "/openapi/v3"].contains(&path.trim_end_matches('/'))
-                || path.starts_with("/api/")
-                || path.starts_with("/apis/")
-                || path.starts_with("/openapi/v3/");
-            return discovery && *verb == "get";
-        }
+        RequestInfo::NonResource { path, verb } => return is_discovery(path) && *verb == "get",
         RequestInfo::Resource(req) => req,
     };
     let own = req.name.as_deref() == Some(node);
@@ -285,8 +344,12 @@ fn node_may(node: &str, info: &RequestInfo) -> bool {
                     _ => false,
                 }
         }
-        ("", "pods", None) => reads,
+        // The kubelet ends a graceful delete by deleting the pod (upstream limits this to
+        // pods bound to the node; bramble does not check the binding here yet).
+        ("", "pods", None) => reads || req.verb == "delete",
         ("", "pods", Some("status")) => matches!(req.verb, "get" | "update" | "patch"),
+        ("", "serviceaccounts", Some("token")) => req.verb == "create",
+        ("", "persistentvolumeclaims" | "persistentvolumes", None) => req.verb == "get",
         ("", "events", None) | ("events.k8s.io", "events", None) => matches!(req.verb, "create" | "update" | "patch"),
         ("", "configmaps" | "secrets" | "endpoints", None) => req.verb == "get",
         ("", "services", None) => reads,

@@ -44,6 +44,8 @@ pub enum Reply {
         warnings: Vec<String>,
         reply: Box<Reply>,
     },
+    /// A response made elsewhere: a kubelet's, relayed by `node_proxy` (logs, upgrades).
+    Proxied(Response<Body>),
 }
 
 impl std::fmt::Debug for Reply {
@@ -52,6 +54,7 @@ impl std::fmt::Debug for Reply {
             Reply::Full { code, content_type, body } => write!(f, "Full({code}, {content_type}, {} bytes)", body.len()),
             Reply::Stream { content_type, .. } => write!(f, "Stream({content_type})"),
             Reply::Warned { warnings, reply } => write!(f, "{reply:?} with {} warnings", warnings.len()),
+            Reply::Proxied(response) => write!(f, "Proxied({})", response.status()),
         }
     }
 }
@@ -75,7 +78,7 @@ fn text_reply(code: u16, text: &str) -> Reply {
     Reply::Full { code, content_type: "text/plain; charset=utf-8".into(), body: Bytes::from(text.to_string()) }
 }
 
-type Body = BoxBody<Bytes, Infallible>;
+pub(crate) type Body = BoxBody<Bytes, Infallible>;
 
 fn into_response(reply: Reply) -> Response<Body> {
     let (mut reply, mut warnings) = (reply, Vec::new());
@@ -85,6 +88,7 @@ fn into_response(reply: Reply) -> Response<Body> {
     }
     let (code, content_type, body): (u16, String, Body) = match reply {
         Reply::Warned { reply, .. } => return into_response(*reply),
+        Reply::Proxied(response) => return response,
         Reply::Full { code, content_type, body } => (code, content_type, Full::new(body).boxed()),
         Reply::Stream { content_type, frames } => {
             let stream =
@@ -229,7 +233,7 @@ async fn serve_request(api: &Arc<Api>, peer_cert: Option<&[u8]>, req: Request<In
         return Ok(crate::supervisor::serve(api, &parts.method, parts.uri.path(), &parts.headers, body).await);
     }
     let header = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    let user: User = auth::authenticate(peer_cert, header(header::AUTHORIZATION), &api.tokens)?;
+    let user: User = auth::authenticate_request(api, peer_cert, header(header::AUTHORIZATION)).await?;
     let as_groups: Vec<String> =
         parts.headers.get_all("impersonate-group").iter().filter_map(|v| v.to_str().ok().map(String::from)).collect();
     let user = auth::impersonate(
@@ -241,6 +245,13 @@ async fn serve_request(api: &Arc<Api>, peer_cert: Option<&[u8]>, req: Request<In
     let query = Query::parse(parts.uri.query());
     let info = RequestInfo::parse(&parts.method, parts.uri.path(), &query);
     auth::authorize(&user, &info)?;
+    if let RequestInfo::Resource(req) = &info
+        && crate::node_proxy::handles(req)
+    {
+        // Logs and upgrades go to the pod's kubelet with the body unread.
+        let request = Request::from_parts(parts, body);
+        return Ok(Reply::Proxied(crate::node_proxy::serve(api, req, request).await));
+    }
     let body = match Limited::new(body, crate::rest::MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
@@ -309,7 +320,8 @@ pub async fn serve(
                 async move { Ok::<_, Infallible>(handle(api, peer_cert, req).await) }
             });
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            if let Err(e) = builder.serve_connection(TokioIo::new(tls_stream), service).await {
+            // With upgrades: exec, attach and portforward switch protocols (node_proxy).
+            if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), service).await {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
         });

@@ -18,6 +18,7 @@ pub mod http;
 pub mod kubeconfig;
 mod namespaces;
 mod negotiate;
+mod node_proxy;
 mod openapi;
 mod patch_meta;
 pub mod pki;
@@ -37,6 +38,7 @@ mod strategy;
 mod supervisor;
 mod table;
 pub mod time;
+pub mod tokens;
 pub mod ttl;
 pub mod validation;
 
@@ -64,6 +66,8 @@ pub enum ApiServerError {
     Pki(#[from] pki::PkiError),
     #[error("the datastore refused the bootstrap objects: {0}")]
     Bootstrap(String),
+    #[error(transparent)]
+    ServiceAccountKey(#[from] tokens::TokenKeyError),
 }
 
 /// What the server needs to run.
@@ -96,6 +100,10 @@ pub struct Api {
     pub(crate) service_network: ServiceNetwork,
     /// Leases for the objects that expire (Events).
     pub(crate) expiry: ttl::Expiry,
+    /// TLS towards kubelets, for pods' log, exec, attach and portforward.
+    pub(crate) kubelet_client: Option<node_proxy::KubeletClient>,
+    /// Signs and verifies service-account tokens (TokenRequest).
+    pub(crate) service_account_tokens: tokens::ServiceAccountTokens,
 }
 
 /// A bound, bootstrapped API server, ready to serve.
@@ -126,6 +134,8 @@ impl ApiServer {
             server_address: config.advertise,
             service_network: config.service_network,
             expiry: ttl::Expiry::new(config.event_ttl),
+            kubelet_client: Some(node_proxy::KubeletClient::new(pki)?),
+            service_account_tokens: tokens::ServiceAccountTokens::from_pem(&pki.service_account_key_pem)?,
         });
         namespaces::bootstrap(&api).await.map_err(|e| ApiServerError::Bootstrap(e.to_string()))?;
         priority::bootstrap(&api).await.map_err(|e| ApiServerError::Bootstrap(e.to_string()))?;

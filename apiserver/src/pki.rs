@@ -42,6 +42,9 @@ pub enum PkiError {
     Generate(#[from] rcgen::Error),
 }
 
+/// Who the API server is to kubelets: k3s's `client-kube-apiserver.crt` subject.
+pub const KUBELET_CLIENT_IDENTITY: (&str, [&str; 1]) = ("system:kube-apiserver", ["system:masters"]);
+
 /// What the serving certificate must name.
 #[derive(Debug, Clone, Default)]
 pub struct ServingNames {
@@ -91,6 +94,9 @@ pub struct Pki {
     pub serving_key_pem: String,
     pub admin_cert_pem: String,
     pub admin_key_pem: String,
+    /// The API server's client certificate for kubelets (k3s's `client-kube-apiserver`).
+    pub kubelet_client_cert_pem: String,
+    pub kubelet_client_key_pem: String,
     pub service_account_key_pem: String,
 }
 
@@ -117,6 +123,16 @@ impl Pki {
             |_| true,
             || leaf_params("system:admin", &["system:masters"], &BTreeSet::new(), ExtendedKeyUsagePurpose::ClientAuth),
         )?;
+        let kubelet_client = ensure_leaf(
+            dir,
+            "client-kube-apiserver",
+            &client_ca,
+            |_| true,
+            || {
+                let (cn, orgs) = KUBELET_CLIENT_IDENTITY;
+                leaf_params(cn, &orgs, &BTreeSet::new(), ExtendedKeyUsagePurpose::ClientAuth)
+            },
+        )?;
 
         let sa_path = dir.join("service.key");
         let service_account_key_pem = match read_optional(&sa_path)? {
@@ -141,6 +157,8 @@ impl Pki {
             serving_key_pem: serving.1,
             admin_cert_pem: admin.0,
             admin_key_pem: admin.1,
+            kubelet_client_cert_pem: kubelet_client.0,
+            kubelet_client_key_pem: kubelet_client.1,
             service_account_key_pem,
         })
     }
@@ -335,6 +353,12 @@ mod tests {
         assert_eq!(first.server_ca_pem, second.server_ca_pem);
         assert_eq!(first.serving_cert_pem, second.serving_cert_pem);
         assert_eq!(first.admin_key_pem, second.admin_key_pem);
+        assert_eq!(first.kubelet_client_cert_pem, second.kubelet_client_cert_pem);
+        let (_, parsed) = x509_parser::pem::parse_x509_pem(first.kubelet_client_cert_pem.as_bytes()).expect("pem");
+        let cert = parsed.parse_x509().expect("x509");
+        assert_eq!(cert.subject().to_string(), "O=system:masters, CN=system:kube-apiserver");
+        let (_, ca) = x509_parser::pem::parse_x509_pem(first.client_ca_pem.as_bytes()).expect("ca pem");
+        assert_eq!(cert.issuer().to_string(), ca.parse_x509().expect("ca").subject().to_string());
         assert_eq!(first.service_account_key_pem, second.service_account_key_pem);
         let (sans, _) = inspect(&first.serving_cert_pem).expect("inspect");
         for want in ["pi1", "192.168.1.10", "10.43.0.1", "127.0.0.1", "kubernetes.default.svc.cluster.local"] {

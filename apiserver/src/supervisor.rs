@@ -96,7 +96,11 @@ pub(crate) async fn serve(
         ("/v1-k3s/client-kubelet.crt" | "/v1-k3s/serving-kubelet.crt", "GET" | "POST") => {
             issue(api, path, headers, &body).await.map(|pem| text(200, pem))
         }
-        ("/cacerts" | "/ping", _) => Err(refuse(405, "method not allowed")),
+        ("/v1-k3s/client-ca.crt", "GET") => {
+            let header = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::trim);
+            authenticate(api, header).await.map(|()| text(200, api.supervisor.client_ca_pem.clone()))
+        }
+        ("/cacerts" | "/ping" | "/v1-k3s/client-ca.crt", _) => Err(refuse(405, "method not allowed")),
         _ => Err(refuse(404, format!("{path} is not served by bramble's supervisor"))),
     };
     result.unwrap_or_else(|r| {

@@ -72,7 +72,8 @@ impl Cluster {
         for arg in ["--https-listen-port", &port.to_string(), "--bind-address", "127.0.0.1"] {
             args.push(arg.into());
         }
-        for arg in ["--node-name", "e2e-server", "--node-ip", "127.0.0.1"] {
+        // Pods run only in the tests that build nodes of their own (`netlab.rs`).
+        for arg in ["--node-name", "e2e-server", "--node-ip", "127.0.0.1", "--disable-agent"] {
             args.push(arg.into());
         }
         args.extend(["--write-kubeconfig".into(), kubeconfig.clone().into()]);

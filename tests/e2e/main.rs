@@ -2,6 +2,7 @@
 //! real `etcdctl` and real `kubectl` of several versions, driven as a user would. Nothing here links the store's code.
 
 mod cluster;
+mod netlab;
 mod scenario;
 mod support;
 
@@ -19,6 +20,7 @@ mod etcdctl_diff;
 mod jobs;
 mod kubectl_battery;
 mod namespaces;
+mod pods;
 mod preemption;
 mod server_restart;
 mod statefulsets;

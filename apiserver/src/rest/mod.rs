@@ -9,6 +9,7 @@ mod eviction;
 mod list;
 mod object;
 mod review;
+mod token_request;
 mod update;
 pub(crate) mod watch;
 
@@ -169,6 +170,9 @@ async fn dispatch(ctx: &Ctx<'_>, content_type: Option<&str>, body: Bytes) -> Res
         ("list", None, None) => list::list(ctx).await,
         ("watch", None, _) => watch::watch(ctx).await,
         ("create", None, None) => create::create(ctx, decode_body(content_type, &body)?).await,
+        ("create", Some("token"), Some(name)) if ctx.resource.plural == "serviceaccounts" => {
+            token_request::create(ctx, name, decode_body(content_type, &body)?).await
+        }
         ("create", Some(sub @ ("binding" | "eviction")), Some(name)) => {
             create::create_subresource(ctx, name, sub, decode_body(content_type, &body)?).await
         }

@@ -157,7 +157,7 @@ async fn start(args: &Args, external: bool) -> Result<(Server, Duration)> {
         .arg("--data-dir")
         .arg(scratch.path().join("data"))
         .args(["--https-listen-port", &free_port().to_string(), "--bind-address", "127.0.0.1"])
-        .args(["--node-name", "apibench", "--node-ip", "127.0.0.1"])
+        .args(["--node-name", "apibench", "--node-ip", "127.0.0.1", "--disable-agent"])
         .arg("--write-kubeconfig")
         .arg(&kubeconfig)
         // Per-request logging would measure the logger, not the server.

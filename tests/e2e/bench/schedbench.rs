@@ -82,7 +82,7 @@ async fn main() -> Result<()> {
         .arg(scratch.path().join("data"))
         .args(["--https-listen-port", &free_port().to_string(), "--bind-address", "127.0.0.1"])
         .args(["--etcd-listen-client-urls", &format!("http://127.0.0.1:{}", free_port())])
-        .args(["--node-name", "schedbench", "--node-ip", "127.0.0.1"])
+        .args(["--node-name", "schedbench", "--node-ip", "127.0.0.1", "--disable-agent"])
         .arg("--write-kubeconfig")
         .arg(&kubeconfig)
         .env("RUST_LOG", "warn");
