@@ -30,7 +30,8 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         external_ips: args.node_external_ip.clone(),
         role_labels: BTreeMap::new(),
         data_dir: args.data_dir.clone(),
-        cluster_dns: vec![args.cluster_dns.to_string()],
+        cluster: None,
+        cluster_dns: args.cluster_dns.map(|ip| ip.to_string()),
     };
     let running = run_node(node, &args.node);
     tokio::pin!(running);
@@ -54,7 +55,10 @@ pub struct Node {
     /// Labels the node carries by its role (a server's `node-role.kubernetes.io/*`).
     pub role_labels: BTreeMap<String, String>,
     pub data_dir: PathBuf,
-    pub cluster_dns: Vec<String>,
+    /// The cluster's networks and DNS; `None`: ask the server (`/v1-k3s/config`).
+    pub cluster: Option<agent::join::ClusterConfig>,
+    /// `--cluster-dns`, over what the server says.
+    pub cluster_dns: Option<String>,
 }
 
 /// Joins, starts (or finds) containerd, imports images, registers the node
@@ -65,6 +69,7 @@ pub async fn run_node(node: Node, args: &NodeArgs) -> anyhow::Result<()> {
     if node.name.is_empty() {
         anyhow::bail!("cannot tell this host's name; set --node-name");
     }
+    let kubelet_args = agent::kubelet_args::KubeletArgs::parse(&args.kubelet_args)?;
     let join = agent::join::JoinConfig {
         server: node.server.clone(),
         token: node.token.clone(),
@@ -83,6 +88,23 @@ pub async fn run_node(node: Node, args: &NodeArgs) -> anyhow::Result<()> {
         }
     };
     let client = client(&kubeconfig).await?;
+    let cluster = match node.cluster.clone() {
+        Some(cluster) => cluster,
+        None => agent::join::cluster_config(&join).await.unwrap_or_else(|e| {
+            let defaults = agent::join::ClusterConfig::default();
+            tracing::warn!("cannot read the cluster's configuration ({e}); assuming k3s's defaults {defaults:?}");
+            defaults
+        }),
+    };
+    let cluster_dns = node.cluster_dns.clone().unwrap_or_else(|| cluster.cluster_dns.clone());
+    let cluster_domain = args.cluster_domain.clone().unwrap_or_else(|| cluster.cluster_domain.clone());
+    tracing::info!(
+        cluster_cidr = %cluster.cluster_cidr,
+        service_cidr = %cluster.service_cidr,
+        %cluster_dns,
+        %cluster_domain,
+        "cluster networks"
+    );
     let paths = agent::paths::AgentPaths::new(&node.data_dir, &args.run_dir, &args.pod_log_dir);
 
     let registries = load_registries(&args.private_registry)?;
@@ -105,7 +127,8 @@ pub async fn run_node(node: Node, args: &NodeArgs) -> anyhow::Result<()> {
     if args.pause_image.is_none() {
         images::import::ensure_pause(&socket).await.context("cannot import bramble's pause image")?;
     }
-    import_images(&socket, &paths.images_dir()).await;
+    let mut pinned_images = import_images(&socket, &paths.images_dir()).await;
+    pinned_images.push(options.sandbox_image.clone());
     link_cni_plugins(&paths.cni_bin_dir())?;
     let version = format!("containerd://{}", runtime.version);
 
@@ -116,9 +139,10 @@ pub async fn run_node(node: Node, args: &NodeArgs) -> anyhow::Result<()> {
         labels: node.role_labels.clone().into_iter().chain(agent::node::parse_labels(&args.node_labels)?).collect(),
         taints: agent::node::parse_taints(&args.node_taints)?,
         data_dir: node.data_dir.clone(),
-        max_pods: 110,
+        max_pods: kubelet_args.max_pods,
         runtime_version: version,
         kubelet_port: args.kubelet_port,
+        thresholds: kubelet_args.thresholds.clone(),
     };
     crate::notify::ready();
     let files = agent::join::AgentFiles::new(node.data_dir.join("agent"));
@@ -128,7 +152,8 @@ pub async fn run_node(node: Node, args: &NodeArgs) -> anyhow::Result<()> {
         agent::kubelet_server::KubeletServerConfig::from_agent_files(&files, client_ca, socket.clone(), paths.clone())?;
     api_config.listen = std::net::SocketAddr::new(IpAddr::from([0, 0, 0, 0]), args.kubelet_port);
     let kubelet_api = agent::kubelet_server::serve(api_config, std::future::pending());
-    let network = pod_network(&client, &node.name, &paths);
+    let network = pod_network(&client, &node.name, &paths, &cluster.cluster_cidr);
+    let (pressure_tx, pressure_rx) = tokio::sync::watch::channel(agent::eviction::Pressure::default());
     let kubelet = agent::kubelet::run(
         client.clone(),
         agent::kubelet::KubeletConfig {
@@ -137,12 +162,17 @@ pub async fn run_node(node: Node, args: &NodeArgs) -> anyhow::Result<()> {
             cri_socket: socket.clone(),
             node_ip: node.internal_ips.first().map(IpAddr::to_string).unwrap_or_default(),
             pod_cidr: None,
-            cluster_dns: node.cluster_dns.clone(),
-            cluster_domain: args.cluster_domain.clone(),
+            cluster_dns: vec![cluster_dns],
+            cluster_domain,
+            data_dir: node.data_dir.clone(),
+            thresholds: kubelet_args.thresholds,
+            image_gc: kubelet_args.image_gc,
+            pinned_images,
+            pressure: pressure_tx,
         },
     );
     tokio::select! {
-        result = agent::node::run(client.clone(), config) => result.context("node registration"),
+        result = agent::node::run(client.clone(), config, Some(pressure_rx)) => result.context("node registration"),
         result = kubelet => result.context("pods"),
         result = kubelet_api => result.context("the kubelet API"),
         result = network => result,
@@ -162,20 +192,26 @@ fn load_registries(path: &Path) -> anyhow::Result<Option<images::registries::Reg
     Ok(registries)
 }
 
-/// Imports the air-gap archives in `<data-dir>/agent/images`, as k3s does.
-/// A broken archive is logged by name; the others are still imported.
-async fn import_images(socket: &Path, dir: &Path) {
+/// Imports the air-gap archives in `<data-dir>/agent/images`, as k3s does,
+/// and returns the names imported. A broken archive is logged by name; the
+/// others are still imported.
+async fn import_images(socket: &Path, dir: &Path) -> Vec<String> {
+    let mut imported = Vec::new();
     match images::import::import_dir(socket, dir).await {
         Ok(archives) => {
             for archive in archives {
                 match archive.result {
-                    Ok(names) => tracing::info!(archive = %archive.path.display(), "imported {}", names.join(", ")),
+                    Ok(names) => {
+                        tracing::info!(archive = %archive.path.display(), "imported {}", names.join(", "));
+                        imported.extend(names);
+                    }
                     Err(e) => tracing::error!(archive = %archive.path.display(), "cannot import: {e}"),
                 }
             }
         }
         Err(e) => tracing::error!(dir = %dir.display(), "image import: {e}"),
     }
+    imported
 }
 
 /// containerd runs the CNI plugins by name from its bin directory: the
@@ -196,7 +232,12 @@ fn link_cni_plugins(bin_dir: &Path) -> anyhow::Result<()> {
 
 /// Writes the CNI configuration once the node has its podCIDR, and again if
 /// it changes; never returns unless it cannot write.
-async fn pod_network(client: &kube::Client, name: &str, paths: &agent::paths::AgentPaths) -> anyhow::Result<()> {
+async fn pod_network(
+    client: &kube::Client,
+    name: &str,
+    paths: &agent::paths::AgentPaths,
+    cluster_cidr: &str,
+) -> anyhow::Result<()> {
     use k8s_openapi::api::core::v1::Node;
     let nodes: kube::Api<Node> = kube::Api::all(client.clone());
     let mut written: Option<String> = None;
@@ -213,7 +254,7 @@ async fn pod_network(client: &kube::Client, name: &str, paths: &agent::paths::Ag
         {
             let dir = paths.cni_conf_dir();
             std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-            let text = netd::conflist("bramble", &cidr, &cluster_cidr_of(&cidr), &paths.cni_data_dir());
+            let text = netd::conflist("bramble", &cidr, &cluster_cidr_for(cluster_cidr, &cidr), &paths.cni_data_dir());
             let path = dir.join("10-bramble.conflist");
             let temp = dir.join(".10-bramble.conflist.tmp");
             std::fs::write(&temp, text).with_context(|| format!("cannot write {}", temp.display()))?;
@@ -225,15 +266,32 @@ async fn pod_network(client: &kube::Client, name: &str, paths: &agent::paths::Ag
     }
 }
 
-/// The cluster network a node's /24 belongs to, for masquerading: k3s's
-/// default /16 around it.
-fn cluster_cidr_of(pod_cidr: &str) -> String {
-    let ip = pod_cidr.split('/').next().unwrap_or_default();
-    let octets: Vec<&str> = ip.split('.').collect();
-    match octets.as_slice() {
-        [a, b, _, _] => format!("{a}.{b}.0.0/16"),
-        _ => pod_cidr.to_string(),
-    }
+/// The cluster network a node's podCIDR belongs to, for masquerading: the
+/// one of `--cluster-cidr`'s (one per family) that holds it, else the
+/// podCIDR itself.
+fn cluster_cidr_for(cluster_cidrs: &str, pod_cidr: &str) -> String {
+    let parse = |cidr: &str| -> Option<(std::net::IpAddr, u8)> {
+        let (ip, len) = cidr.trim().split_once('/')?;
+        Some((ip.parse().ok()?, len.parse().ok()?))
+    };
+    let contains = |(net, len): (std::net::IpAddr, u8), ip: std::net::IpAddr| match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) if len <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            u32::from(n) & mask == u32::from(i) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(i)) if len <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+            u128::from(n) & mask == u128::from(i) & mask
+        }
+        _ => false,
+    };
+    let Some((pod_ip, _)) = parse(pod_cidr) else { return pod_cidr.to_string() };
+    cluster_cidrs
+        .split(',')
+        .map(str::trim)
+        .find(|c| parse(c).is_some_and(|net| contains(net, pod_ip)))
+        .map(str::to_string)
+        .unwrap_or_else(|| pod_cidr.to_string())
 }
 
 pub async fn token_create(args: TokenCreateArgs) -> anyhow::Result<()> {
@@ -256,4 +314,19 @@ async fn client(path: &std::path::Path) -> anyhow::Result<kube::Client> {
         .await
         .with_context(|| format!("the kubeconfig {} is not usable", path.display()))?;
     kube::Client::try_from(config).context("cannot build a client from the kubeconfig")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_masquerade_network_is_the_cluster_cidr_holding_the_pod_cidr() {
+        assert_eq!(cluster_cidr_for("10.42.0.0/16", "10.42.3.0/24"), "10.42.0.0/16");
+        assert_eq!(cluster_cidr_for("10.0.0.0/8", "10.200.1.0/24"), "10.0.0.0/8");
+        assert_eq!(cluster_cidr_for("fd00::/48, 10.42.0.0/15", "10.43.9.0/24"), "10.42.0.0/15");
+        assert_eq!(cluster_cidr_for("fd00::/48,10.42.0.0/16", "fd00:0:0:5::/64"), "fd00::/48");
+        // A podCIDR outside every cluster network masquerades only beyond itself.
+        assert_eq!(cluster_cidr_for("10.42.0.0/16", "192.168.7.0/24"), "192.168.7.0/24");
+    }
 }

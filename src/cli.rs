@@ -32,6 +32,11 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct AgentArgs {
+    /// Config file (YAML; keys are flag names without dashes, e.g. `server:`,
+    /// `token:`, `node-label:`). Read before the command line, which wins.
+    #[arg(long, short = 'c', env = "BRAMBLE_CONFIG_FILE", default_value = "/etc/bramble/config.yaml")]
+    pub config: PathBuf,
+
     /// The server to join, https://<host>:<port>.
     #[arg(long, short = 's', env = "BRAMBLE_URL")]
     pub server: String,
@@ -63,9 +68,9 @@ pub struct AgentArgs {
     #[command(flatten)]
     pub node: NodeArgs,
 
-    /// Cluster DNS service IP, for pods' resolv.conf.
-    #[arg(long, default_value = "10.43.0.10")]
-    pub cluster_dns: std::net::IpAddr,
+    /// Cluster DNS service IP, for pods' resolv.conf; the server's `--cluster-dns` by default.
+    #[arg(long)]
+    pub cluster_dns: Option<std::net::IpAddr>,
 }
 
 /// What the agent needs to run pods, on `bramble agent` and `bramble server` alike.
@@ -92,9 +97,16 @@ pub struct NodeArgs {
     #[arg(long, default_value = "/etc/bramble/registries.yaml")]
     pub private_registry: PathBuf,
 
-    /// Cluster domain, for pods' DNS search paths.
-    #[arg(long, default_value = "cluster.local")]
-    pub cluster_domain: String,
+    /// Cluster domain, for pods' DNS search paths (on an agent, the server's by default;
+    /// else cluster.local).
+    #[arg(long)]
+    pub cluster_domain: Option<String>,
+
+    /// A kubelet setting, as key=value (repeatable), as k3s's `--kubelet-arg`:
+    /// eviction-hard, eviction-minimum-reclaim, image-gc-high-threshold,
+    /// image-gc-low-threshold, image-minimum-gc-age, max-pods.
+    #[arg(long = "kubelet-arg")]
+    pub kubelet_args: Vec<String>,
 
     /// Port of the kubelet API (logs, exec, port-forward).
     #[arg(long, default_value_t = 10250, hide = true)]

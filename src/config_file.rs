@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 const DEFAULT_PATH: &str = "/etc/bramble/config.yaml";
-const SUBCOMMANDS_WITH_CONFIG: [&str; 1] = ["server"];
+const SUBCOMMANDS_WITH_CONFIG: [&str; 2] = ["server", "agent"];
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
@@ -149,5 +149,24 @@ mod tests {
         let missing: Vec<OsString> =
             ["bramble", "server", "--config=/nonexistent/x.yaml"].iter().map(OsString::from).collect();
         assert!(args_with_config(missing).is_err());
+    }
+
+    #[test]
+    fn agents_read_the_config_file_too() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("c.yaml");
+        std::fs::write(&path, "server: https://pi1:6443\ntoken: s3cret\nkubelet-arg:\n  - max-pods=50\n")
+            .expect("write config");
+        let args: Vec<OsString> =
+            ["bramble", "agent", "-c", path.to_str().expect("utf-8 path")].iter().map(OsString::from).collect();
+        let out = strings(args_with_config(args).expect("config applies"));
+        assert!(out.contains(&"--server=https://pi1:6443".to_string()), "{out:?}");
+        assert!(out.contains(&"--kubelet-arg=max-pods=50".to_string()), "{out:?}");
+        // The flags parse as the agent's.
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from(&out).expect("agent flags from the file parse");
+        let crate::cli::Command::Agent(agent) = cli.command else { panic!("not the agent") };
+        assert_eq!(agent.server, "https://pi1:6443");
+        assert_eq!(agent.node.kubelet_args, ["max-pods=50"]);
     }
 }

@@ -183,6 +183,12 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         join_password: Some(join_password),
         // kube-apiserver's default `--event-ttl`.
         event_ttl: std::time::Duration::from_secs(3600),
+        agent_config: apiserver::AgentConfig {
+            cluster_cidr: args.cluster_cidr.clone(),
+            service_cidr: args.service_cidr.clone(),
+            cluster_dns: args.cluster_dns.to_string(),
+            cluster_domain: args.node.cluster_domain.clone().unwrap_or_else(|| "cluster.local".into()),
+        },
     };
     let server = apiserver::ApiServer::start(store, &pki, config).await?;
     let port = server.local_addr()?.port();
@@ -237,7 +243,13 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
             external_ips: args.node_external_ip.clone(),
             role_labels: server_role_labels(args.datastore_endpoint.is_none()),
             data_dir: args.data_dir.clone(),
-            cluster_dns: vec![args.cluster_dns.to_string()],
+            cluster: Some(agent::join::ClusterConfig {
+                cluster_cidr: args.cluster_cidr.clone(),
+                service_cidr: args.service_cidr.clone(),
+                cluster_dns: args.cluster_dns.to_string(),
+                cluster_domain: args.node.cluster_domain.clone().unwrap_or_else(|| "cluster.local".into()),
+            }),
+            cluster_dns: None,
         };
         let node_args = args.node.clone();
         Some(tokio::spawn(async move {

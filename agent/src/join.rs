@@ -24,6 +24,7 @@ use crate::token::{self, Credentials, Token};
 /// The supervisor's paths, as k3s's agent asks for them.
 pub const CACERTS_PATH: &str = "/cacerts";
 const CLIENT_CA_PATH: &str = "/v1-k3s/client-ca.crt";
+const CONFIG_PATH: &str = "/v1-k3s/config";
 pub const CLIENT_KUBELET_PATH: &str = "/v1-k3s/client-kubelet.crt";
 pub const SERVING_KUBELET_PATH: &str = "/v1-k3s/serving-kubelet.crt";
 /// The user agents send with a password token.
@@ -116,6 +117,52 @@ pub enum JoinError {
     Key(#[from] rcgen::Error),
     #[error("TLS setup failed: {0}")]
     Tls(String),
+}
+
+/// The cluster's networks and DNS, as the server's `/v1-k3s/config` gives them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct ClusterConfig {
+    #[serde(rename = "clusterCIDR")]
+    pub cluster_cidr: String,
+    #[serde(rename = "serviceCIDR")]
+    pub service_cidr: String,
+    #[serde(rename = "clusterDNS")]
+    pub cluster_dns: String,
+    #[serde(rename = "clusterDomain")]
+    pub cluster_domain: String,
+}
+
+impl Default for ClusterConfig {
+    /// k3s's defaults, for a server that does not say.
+    fn default() -> Self {
+        ClusterConfig {
+            cluster_cidr: "10.42.0.0/16".into(),
+            service_cidr: "10.43.0.0/16".into(),
+            cluster_dns: "10.43.0.10".into(),
+            cluster_domain: "cluster.local".into(),
+        }
+    }
+}
+
+/// Asks the server (whose CA an earlier [`join`] stored) for the cluster's
+/// networks and DNS, with the join token.
+pub async fn cluster_config(config: &JoinConfig) -> Result<ClusterConfig, JoinError> {
+    let server = ServerUrl::parse(&config.server)?;
+    let path = config.files.server_ca();
+    let ca = std::fs::read_to_string(&path).map_err(|source| JoinError::Read { path, source })?;
+    let tls = verified_tls(&ca)?;
+    let headers = [("authorization", authorization(&config.token))];
+    let (code, body) = send(&server, &tls, http::Method::GET, CONFIG_PATH, &headers, Bytes::new()).await?;
+    let url = format!("{}{CONFIG_PATH}", server.url);
+    match code {
+        200 => serde_json::from_slice(&body).map_err(|e| JoinError::Refused {
+            url,
+            code,
+            message: format!("not the cluster configuration: {e}"),
+        }),
+        401 | 403 => Err(JoinError::Unauthorized { code, message: String::from_utf8_lossy(&body).trim().to_string() }),
+        _ => Err(JoinError::Refused { url, code, message: String::from_utf8_lossy(&body).trim().to_string() }),
+    }
 }
 
 /// Where the server is: scheme https, host and port.

@@ -21,6 +21,9 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use serde_json::json;
 
+pub use crate::eviction::Pressure;
+use crate::eviction::{Observation, Observations, Signal, Thresholds};
+
 /// The kubelet version bramble's nodes report.
 pub const KUBELET_VERSION: &str = "v1.33.5+bramble";
 /// How often the Lease is renewed, as the kubelet's default.
@@ -29,9 +32,6 @@ pub const HEARTBEAT: Duration = Duration::from_secs(10);
 pub const STATUS_REPORT: Duration = Duration::from_secs(60);
 /// The Lease's duration, the kubelet's default.
 const LEASE_SECONDS: i32 = 40;
-/// The kubelet's default hard eviction thresholds, held back from allocatable.
-const MEMORY_RESERVE: u64 = 100 * 1024 * 1024;
-const DISK_RESERVE_PERCENT: u64 = 10;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum NodeFlagError {
@@ -89,6 +89,8 @@ pub struct NodeConfig {
     pub runtime_version: String,
     /// The port of the node's kubelet API (`status.daemonEndpoints`); 0 for none.
     pub kubelet_port: u16,
+    /// The hard eviction thresholds: the pressure conditions, and what allocatable holds back.
+    pub thresholds: Thresholds,
 }
 
 /// What the host has, read from the kernel.
@@ -100,6 +102,13 @@ pub struct Host {
     pub memory_available_bytes: u64,
     pub storage_bytes: u64,
     pub storage_free_bytes: u64,
+    pub storage_inodes: u64,
+    pub storage_inodes_free: u64,
+    /// The filesystem of containerd's root (`<data-dir>/agent/containerd`), the kubelet's imagefs.
+    pub imagefs_bytes: u64,
+    pub imagefs_free_bytes: u64,
+    pub imagefs_inodes: u64,
+    pub imagefs_inodes_free: u64,
     pub processes: u64,
     pub pid_max: u64,
     pub kernel: String,
@@ -115,26 +124,72 @@ fn read(path: &str) -> String {
 impl Host {
     pub fn read(data_dir: &Path) -> Host {
         let meminfo = read("/proc/meminfo");
-        let (storage_bytes, storage_free_bytes) = match rustix::fs::statvfs(data_dir) {
-            Ok(s) => (s.f_blocks * s.f_frsize, s.f_bavail * s.f_frsize),
+        let nodefs = match rustix::fs::statvfs(data_dir) {
+            Ok(s) => Fs::of(&s),
             Err(e) => {
                 tracing::warn!(dir = %data_dir.display(), "cannot statvfs the data directory: {e}");
-                (0, 0)
+                Fs::default()
             }
         };
+        let containerd_root = data_dir.join("agent").join("containerd");
+        let imagefs = rustix::fs::statvfs(&containerd_root).map(|s| Fs::of(&s)).unwrap_or(nodefs);
         Host {
             hostname: read("/proc/sys/kernel/hostname"),
             cpus: cpu_count(&read("/proc/cpuinfo")),
             memory_bytes: meminfo_kib(&meminfo, "MemTotal") * 1024,
             memory_available_bytes: meminfo_kib(&meminfo, "MemAvailable") * 1024,
-            storage_bytes,
-            storage_free_bytes,
+            storage_bytes: nodefs.bytes,
+            storage_free_bytes: nodefs.free_bytes,
+            storage_inodes: nodefs.inodes,
+            storage_inodes_free: nodefs.inodes_free,
+            imagefs_bytes: imagefs.bytes,
+            imagefs_free_bytes: imagefs.free_bytes,
+            imagefs_inodes: imagefs.inodes,
+            imagefs_inodes_free: imagefs.inodes_free,
             processes: process_count(&read("/proc/loadavg")),
             pid_max: read("/proc/sys/kernel/pid_max").parse().unwrap_or(0),
             kernel: read("/proc/sys/kernel/osrelease"),
             os_image: os_image(&read("/etc/os-release")),
             machine_id: read("/etc/machine-id"),
             boot_id: read("/proc/sys/kernel/random/boot_id"),
+        }
+    }
+
+    /// The eviction signals this host shows. Memory is MemAvailable (the kubelet
+    /// subtracts the root cgroup's working set instead; both leave out reclaimable cache).
+    pub fn observations(&self) -> Observations {
+        let mut out = Observations::new();
+        let mut add = |signal, capacity: u64, available: u64| {
+            if capacity > 0 {
+                out.insert(signal, Observation { capacity, available: available.min(capacity) });
+            }
+        };
+        add(Signal::MemoryAvailable, self.memory_bytes, self.memory_available_bytes);
+        add(Signal::NodefsAvailable, self.storage_bytes, self.storage_free_bytes);
+        add(Signal::NodefsInodesFree, self.storage_inodes, self.storage_inodes_free);
+        add(Signal::ImagefsAvailable, self.imagefs_bytes, self.imagefs_free_bytes);
+        add(Signal::ImagefsInodesFree, self.imagefs_inodes, self.imagefs_inodes_free);
+        add(Signal::PidAvailable, self.pid_max, self.pid_max.saturating_sub(self.processes));
+        out
+    }
+}
+
+/// Sizes of one filesystem, for an unprivileged user (`f_bavail`, `f_favail`).
+#[derive(Debug, Clone, Copy, Default)]
+struct Fs {
+    bytes: u64,
+    free_bytes: u64,
+    inodes: u64,
+    inodes_free: u64,
+}
+
+impl Fs {
+    fn of(s: &rustix::fs::StatVfs) -> Fs {
+        Fs {
+            bytes: s.f_blocks * s.f_frsize,
+            free_bytes: s.f_bavail * s.f_frsize,
+            inodes: s.f_files,
+            inodes_free: s.f_favail,
         }
     }
 }
@@ -177,24 +232,6 @@ pub fn go_arch(rust_arch: &str) -> &str {
         "powerpc64" => "ppc64le",
         "s390x" => "s390x",
         other => other,
-    }
-}
-
-/// The pressure the kubelet's default eviction thresholds would report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Pressure {
-    pub memory: bool,
-    pub disk: bool,
-    pub pid: bool,
-}
-
-impl Pressure {
-    pub fn of(host: &Host) -> Pressure {
-        Pressure {
-            memory: host.memory_bytes > 0 && host.memory_available_bytes < MEMORY_RESERVE,
-            disk: host.storage_bytes > 0 && host.storage_free_bytes * 100 < host.storage_bytes * DISK_RESERVE_PERCENT,
-            pid: host.pid_max > 0 && host.processes * 100 > host.pid_max * 90,
-        }
     }
 }
 
@@ -253,6 +290,9 @@ pub fn labels(config: &NodeConfig, arch: &str) -> BTreeMap<String, String> {
 }
 
 fn status(config: &NodeConfig, host: &Host, arch: &str, conditions: Vec<NodeCondition>) -> NodeStatus {
+    let reserved = |signal, capacity| config.thresholds.reserved(signal, capacity);
+    let memory_allocatable = host.memory_bytes.saturating_sub(reserved(Signal::MemoryAvailable, host.memory_bytes));
+    let storage_allocatable = host.storage_bytes.saturating_sub(reserved(Signal::NodefsAvailable, host.storage_bytes));
     let capacity: BTreeMap<String, Quantity> = [
         ("cpu", host.cpus.to_string()),
         ("memory", format!("{}Ki", host.memory_bytes / 1024)),
@@ -264,9 +304,9 @@ fn status(config: &NodeConfig, host: &Host, arch: &str, conditions: Vec<NodeCond
     .collect();
     let allocatable: BTreeMap<String, Quantity> = [
         ("cpu", host.cpus.to_string()),
-        ("memory", format!("{}Ki", host.memory_bytes.saturating_sub(MEMORY_RESERVE) / 1024)),
+        ("memory", format!("{}Ki", memory_allocatable / 1024)),
         ("pods", config.max_pods.to_string()),
-        ("ephemeral-storage", (host.storage_bytes / 100 * (100 - DISK_RESERVE_PERCENT)).to_string()),
+        ("ephemeral-storage", storage_allocatable.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), Quantity(v)))
@@ -328,7 +368,12 @@ pub fn node_object(config: &NodeConfig, host: &Host) -> Node {
             taints: (!config.taints.is_empty()).then(|| config.taints.clone()),
             ..Default::default()
         }),
-        status: Some(status(config, host, arch, conditions(Pressure::of(host), &BTreeMap::new()))),
+        status: Some(status(
+            config,
+            host,
+            arch,
+            conditions(config.thresholds.pressure(&host.observations()), &BTreeMap::new()),
+        )),
     }
 }
 
@@ -382,31 +427,57 @@ pub async fn register(client: &kube::Client, config: &NodeConfig) -> Result<Stri
 
 /// Registers the node, then keeps its Lease and status fresh until the
 /// process ends. Failed heartbeats are logged and retried on the next tick.
-pub async fn run(client: kube::Client, config: NodeConfig) -> Result<(), kube::Error> {
+///
+/// `pressure` is the kubelet's eviction manager's view (with its minimum
+/// reclaim and transition period); without one, the thresholds are applied
+/// to each reading as it is.
+pub async fn run(
+    client: kube::Client,
+    config: NodeConfig,
+    mut pressure: Option<tokio::sync::watch::Receiver<Pressure>>,
+) -> Result<(), kube::Error> {
     let uid = register(&client, &config).await?;
     let nodes: Api<Node> = Api::all(client.clone());
     let leases: Api<Lease> = Api::namespaced(client, "kube-node-lease");
     let arch = go_arch(std::env::consts::ARCH);
     let mut tick = tokio::time::interval(HEARTBEAT);
     let mut last_report = tokio::time::Instant::now();
-    let mut reported = Pressure::of(&Host::read(&config.data_dir));
+    let mut reported = config.thresholds.pressure(&Host::read(&config.data_dir).observations());
     let mut transitions: BTreeMap<String, (String, Time)> = BTreeMap::new();
+    let mut renew_at = tokio::time::Instant::now();
     loop {
-        tick.tick().await;
-        if let Err(e) = renew_lease(&leases, &config.name, &uid).await {
-            tracing::warn!(node = %config.name, "cannot renew the node's lease: {e}");
+        // A change of pressure is written at once; the Lease keeps its own beat.
+        match pressure.as_mut() {
+            Some(rx) => {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    changed = rx.changed() => if changed.is_err() { pressure = None },
+                }
+            }
+            None => {
+                tick.tick().await;
+            }
+        }
+        if tokio::time::Instant::now() >= renew_at {
+            renew_at = tokio::time::Instant::now() + HEARTBEAT - Duration::from_millis(500);
+            if let Err(e) = renew_lease(&leases, &config.name, &uid).await {
+                tracing::warn!(node = %config.name, "cannot renew the node's lease: {e}");
+            }
         }
         let host = Host::read(&config.data_dir);
-        let pressure = Pressure::of(&host);
-        if pressure == reported && last_report.elapsed() < STATUS_REPORT {
+        let seen = match pressure.as_ref() {
+            Some(rx) => *rx.borrow(),
+            None => config.thresholds.pressure(&host.observations()),
+        };
+        if seen == reported && last_report.elapsed() < STATUS_REPORT {
             continue;
         }
-        let conditions = conditions(pressure, &transitions);
+        let conditions = conditions(seen, &transitions);
         let status = status(&config, &host, arch, conditions.clone());
         match nodes.patch_status(&config.name, &PatchParams::default(), &Patch::Merge(&json!({"status": status}))).await
         {
             Ok(_) => {
-                reported = pressure;
+                reported = seen;
                 last_report = tokio::time::Instant::now();
                 transitions = conditions
                     .into_iter()
@@ -464,6 +535,12 @@ mod tests {
             memory_available_bytes: 4 << 30,
             storage_bytes: 100 << 30,
             storage_free_bytes: 50 << 30,
+            storage_inodes: 1 << 20,
+            storage_inodes_free: 1 << 19,
+            imagefs_bytes: 100 << 30,
+            imagefs_free_bytes: 50 << 30,
+            imagefs_inodes: 1 << 20,
+            imagefs_inodes_free: 1 << 19,
             processes: 300,
             pid_max: 32768,
             kernel: "6.6.0".into(),
@@ -485,6 +562,7 @@ mod tests {
             max_pods: 110,
             runtime_version: "containerd://1.6.20".into(),
             kubelet_port: 10250,
+            thresholds: Thresholds::default(),
         };
         let node = node_object(&config, &host());
         let labels = node.metadata.labels.expect("labels");
@@ -503,10 +581,10 @@ mod tests {
         );
         assert_eq!(status.capacity.as_ref().expect("capacity")["cpu"].0, "4");
         assert_eq!(status.capacity.as_ref().expect("capacity")["memory"].0, "8388608Ki");
-        assert_eq!(
-            status.allocatable.as_ref().expect("allocatable")["memory"].0,
-            format!("{}Ki", (8u64 << 20) - 100 * 1024)
-        );
+        // k3s's thresholds hold back 5% of the disk and no memory.
+        let allocatable = status.allocatable.as_ref().expect("allocatable");
+        assert_eq!(allocatable["memory"].0, "8388608Ki");
+        assert_eq!(allocatable["ephemeral-storage"].0, ((100u64 << 30) - (5u64 << 30)).to_string());
         let addresses: Vec<(String, String)> =
             status.addresses.expect("addresses").into_iter().map(|a| (a.type_, a.address)).collect();
         assert_eq!(
@@ -527,9 +605,23 @@ mod tests {
 
     #[test]
     fn pressure_follows_the_eviction_thresholds() {
-        assert_eq!(Pressure::of(&host()), Pressure::default());
-        let low = Host { memory_available_bytes: 50 << 20, storage_free_bytes: 5 << 30, processes: 32000, ..host() };
-        assert_eq!(Pressure::of(&low), Pressure { memory: true, disk: true, pid: true });
+        let k3s = Thresholds::default();
+        assert_eq!(k3s.pressure(&host().observations()), Pressure::default());
+        let low = Host {
+            memory_available_bytes: 50 << 20,
+            storage_free_bytes: 4 << 30,
+            imagefs_free_bytes: 4 << 30,
+            processes: 32000,
+            ..host()
+        };
+        // k3s sets no memory or PID threshold.
+        assert_eq!(k3s.pressure(&low.observations()), Pressure { disk: true, ..Default::default() });
+        let all = Thresholds::parse(Some("memory.available<100Mi,nodefs.available<5%,pid.available<5%"), None)
+            .expect("thresholds");
+        assert_eq!(all.pressure(&low.observations()), Pressure { memory: true, disk: true, pid: true });
+        // The containerd root's filesystem alone can be full.
+        let images_full = Host { imagefs_free_bytes: 1 << 30, ..host() };
+        assert_eq!(k3s.pressure(&images_full.observations()), Pressure { disk: true, ..Default::default() });
     }
 
     #[test]

@@ -168,6 +168,8 @@ async fn harness(pod_uid: &str) -> Harness {
         node_hostname: "node-1".into(),
         memory_capacity: 8 << 30,
         reports: tx,
+        active: Default::default(),
+        evictions: Default::default(),
     });
     Harness { _tmp: tmp, paths, containerd, _guard: guard, rt, reports }
 }
@@ -328,6 +330,8 @@ fn clone_runtime(rt: &PodRuntime) -> PodRuntime {
         node_hostname: rt.node_hostname.clone(),
         memory_capacity: rt.memory_capacity,
         reports: rt.reports.clone(),
+        active: Default::default(),
+        evictions: Default::default(),
     }
 }
 

@@ -51,6 +51,7 @@ pub use auth::TokenFile;
 pub use http::KUBERNETES_VERSION;
 pub use pki::{Pki, ServingNames};
 pub use service_ips::ServiceNetwork;
+pub use supervisor::AgentConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiServerError {
@@ -85,6 +86,8 @@ pub struct ApiConfig {
     pub join_password: Option<String>,
     /// How long Events live (kube-apiserver's `--event-ttl`); zero keeps them.
     pub event_ttl: std::time::Duration,
+    /// The networks and DNS that agents read from `/v1-k3s/config`.
+    pub agent_config: supervisor::AgentConfig,
 }
 
 /// The shared state of every request.
@@ -130,7 +133,7 @@ impl ApiServer {
             cache: cache::WatchCache::new(store.clone()),
             store,
             tokens: config.tokens,
-            supervisor: supervisor::Supervisor::new(pki, config.join_password),
+            supervisor: supervisor::Supervisor::new(pki, config.join_password, config.agent_config),
             server_address: config.advertise,
             service_network: config.service_network,
             expiry: ttl::Expiry::new(config.event_ttl),

@@ -8,7 +8,10 @@
 //! `kube-system/<name>.node-password.k3s` on first use. Certificates are
 //! issued for the public key of the CSR in the request body only: this
 //! server never makes or hands out node private keys (k3s's legacy shared
-//! key is not served). The other `/v1-k3s/` endpoints are not served.
+//! key is not served). `/v1-k3s/config` tells token holders the cluster's
+//! networks and DNS, which the agent's pod network and kubelet need (k3s
+//! serves its whole control config there; bramble only these four fields).
+//! The other `/v1-k3s/` endpoints are not served.
 
 use std::net::IpAddr;
 
@@ -33,6 +36,31 @@ const NODE_PASSWORD_TYPE: &str = "k3s.cattle.io/node-password";
 /// The largest body accepted: a CSR is under 1 KiB.
 pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// The cluster settings agents read from `/v1-k3s/config`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentConfig {
+    /// `--cluster-cidr` (one CIDR, or an IPv4 and an IPv6 one, comma-separated).
+    pub cluster_cidr: String,
+    /// `--service-cidr`.
+    pub service_cidr: String,
+    /// `--cluster-dns`.
+    pub cluster_dns: String,
+    /// `--cluster-domain`.
+    pub cluster_domain: String,
+}
+
+impl Default for AgentConfig {
+    /// k3s's defaults.
+    fn default() -> Self {
+        AgentConfig {
+            cluster_cidr: "10.42.0.0/16".into(),
+            service_cidr: "10.43.0.0/16".into(),
+            cluster_dns: "10.43.0.10".into(),
+            cluster_domain: "cluster.local".into(),
+        }
+    }
+}
+
 /// What the supervisor signs with and checks against.
 pub struct Supervisor {
     server_ca_pem: String,
@@ -41,6 +69,7 @@ pub struct Supervisor {
     client_ca_key_pem: String,
     /// The server token's password; None takes bootstrap tokens only.
     password: Option<String>,
+    agent_config: AgentConfig,
 }
 
 impl std::fmt::Debug for Supervisor {
@@ -52,13 +81,14 @@ impl std::fmt::Debug for Supervisor {
 }
 
 impl Supervisor {
-    pub fn new(pki: &Pki, password: Option<String>) -> Supervisor {
+    pub fn new(pki: &Pki, password: Option<String>, agent_config: AgentConfig) -> Supervisor {
         Supervisor {
             server_ca_pem: pki.server_ca_pem.clone(),
             server_ca_key_pem: pki.server_ca_key_pem.clone(),
             client_ca_pem: pki.client_ca_pem.clone(),
             client_ca_key_pem: pki.client_ca_key_pem.clone(),
             password: password.filter(|p| !p.is_empty()),
+            agent_config,
         }
     }
 }
@@ -100,13 +130,29 @@ pub(crate) async fn serve(
             let header = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::trim);
             authenticate(api, header).await.map(|()| text(200, api.supervisor.client_ca_pem.clone()))
         }
-        ("/cacerts" | "/ping" | "/v1-k3s/client-ca.crt", _) => Err(refuse(405, "method not allowed")),
+        ("/v1-k3s/config", "GET") => {
+            let header = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::trim);
+            authenticate(api, header).await.map(|()| agent_config_reply(&api.supervisor.agent_config))
+        }
+        ("/cacerts" | "/ping" | "/v1-k3s/client-ca.crt" | "/v1-k3s/config", _) => {
+            Err(refuse(405, "method not allowed"))
+        }
         _ => Err(refuse(404, format!("{path} is not served by bramble's supervisor"))),
     };
     result.unwrap_or_else(|r| {
         tracing::info!(path, code = r.code, "supervisor refused a request: {}", r.message);
         text(r.code, format!("{}\n", r.message))
     })
+}
+
+fn agent_config_reply(config: &AgentConfig) -> Reply {
+    let body = json!({
+        "clusterCIDR": config.cluster_cidr,
+        "serviceCIDR": config.service_cidr,
+        "clusterDNS": config.cluster_dns,
+        "clusterDomain": config.cluster_domain,
+    });
+    Reply::Full { code: 200, content_type: "application/json".into(), body: Bytes::from(body.to_string()) }
 }
 
 async fn issue(api: &Api, path: &str, headers: &http::HeaderMap, body: &[u8]) -> Result<String, Refusal> {
@@ -352,7 +398,7 @@ mod tests {
     fn node_certificates_are_signed_for_the_csr_key_with_the_servers_subject() {
         let dir = tempfile::tempdir().expect("tempdir");
         let pki = Pki::ensure(dir.path(), &Default::default()).expect("pki");
-        let sup = Supervisor::new(&pki, Some("pw".into()));
+        let sup = Supervisor::new(&pki, Some("pw".into()), AgentConfig::default());
         let key = KeyPair::generate().expect("key");
         let mut params = rcgen::CertificateParams::new(Vec::new()).expect("params");
         // The CSR asks for more than a node may have: the server decides the subject.

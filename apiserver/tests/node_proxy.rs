@@ -174,6 +174,7 @@ async fn pods_log_and_exec_go_to_the_nodes_kubelet() {
             tokens: TokenFile::default(),
             join_password: None,
             event_ttl: Duration::from_secs(3600),
+            agent_config: Default::default(),
         },
     )
     .await

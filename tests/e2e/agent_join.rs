@@ -14,12 +14,15 @@ use crate::cluster::{Cluster, Datastore};
 struct Agent {
     child: Child,
     log: PathBuf,
+    data_dir: PathBuf,
 }
 
 impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // The containerd it started outlives it by design (fail-static).
+        crate::support::kill_processes_mentioning(&self.data_dir);
     }
 }
 
@@ -40,10 +43,10 @@ impl Agent {
         ]
         .iter()
         .map(Into::into)
-        .chain(["--data-dir".into(), data_dir.as_os_str().to_owned()])
+        .chain(isolation_flags(data_dir))
         .collect();
         let (child, log) = cluster.spawn_bramble(name, &args);
-        Agent { child, log }
+        Agent { child, log, data_dir: data_dir.to_path_buf() }
     }
 
     fn log_text(&self) -> String {
@@ -62,6 +65,25 @@ impl Agent {
         }
         panic!("the agent did not give up within 30 s; log:\n{}", self.log_text());
     }
+}
+
+/// Agents of these tests share the host's network namespace and run side by
+/// side: each gets its own data, run and log directories, containerd and
+/// kubelet port, and no registries file of the host's.
+fn isolation_flags(data_dir: &Path) -> Vec<OsString> {
+    let port = crate::support::free_port().to_string();
+    vec![
+        "--data-dir".into(),
+        data_dir.into(),
+        "--run-dir".into(),
+        data_dir.join("run").into(),
+        "--pod-log-dir".into(),
+        data_dir.join("pods").into(),
+        "--private-registry".into(),
+        data_dir.join("registries.yaml").into(),
+        "--kubelet-port".into(),
+        port.into(),
+    ]
 }
 
 fn server_token(cluster: &Cluster) -> String {
@@ -103,7 +125,18 @@ fn supervisor_requests(cluster: &Cluster) -> usize {
 
 #[test]
 fn an_agent_joins_with_the_server_token() {
-    let cluster = Cluster::start_with(Datastore::Embedded, &["--disable-agent"]);
+    let cluster = Cluster::start_with(
+        Datastore::Embedded,
+        &[
+            "--disable-agent",
+            "--cluster-cidr",
+            "10.60.0.0/16",
+            "--cluster-dns",
+            "10.43.0.53",
+            "--cluster-domain",
+            "pi.lan",
+        ],
+    );
     let token = server_token(&cluster);
     assert!(token.starts_with("K10") && token.contains("::server:"), "{token}");
     let scratch = tempfile::tempdir().expect("scratch");
@@ -159,6 +192,12 @@ fn an_agent_joins_with_the_server_token() {
             .as_array()
             .is_some_and(|a| a.iter().any(|a| a["type"] == "InternalIP" && a["address"] == "127.0.0.1"))
     );
+    // The agent learnt the cluster's networks and DNS from the server.
+    let log = agent.log_text();
+    let networks = log.lines().find(|l| l.contains("cluster networks")).unwrap_or_else(|| panic!("{log}"));
+    for expected in ["cluster_cidr=10.60.0.0/16", "cluster_dns=10.43.0.53", "cluster_domain=pi.lan"] {
+        assert!(networks.contains(expected), "{networks}");
+    }
     let table = cluster.ok("1.33", &["get", "nodes"]);
     assert!(table.lines().any(|l| l.starts_with("worker-1") && l.contains(" Ready ")), "{table}");
     let lease = cluster

@@ -21,13 +21,19 @@ pub const AGENT: &str = "pod-agent";
 /// A busybox image from the machine's busybox-static: every applet linked,
 /// `/etc/passwd` with root and nobody, `sh` as the command.
 pub fn busybox_archive() -> Vec<u8> {
+    busybox_image(BUSYBOX).oci_archive()
+}
+
+/// The busybox image's builder under another name, for tests that add files
+/// of their own (and so get an image with another digest).
+pub fn busybox_image(name: &str) -> images::oci::ImageBuilder {
     let busybox = crate::support::required_program("busybox", "busybox-static");
     let bytes = std::fs::read(&busybox).expect("read busybox");
     let arch = match std::env::consts::ARCH {
         "aarch64" => "arm64",
         _ => "amd64",
     };
-    let mut image = images::oci::ImageBuilder::new(BUSYBOX, arch);
+    let mut image = images::oci::ImageBuilder::new(name, arch);
     image = image.dir("/bin").dir("/tmp").dir("/etc").dir("/var/www");
     image = image.file("/bin/busybox", bytes, 0o755);
     let list = Command::new(&busybox).arg("--list").output().expect("busybox --list");
@@ -36,22 +42,28 @@ pub fn busybox_archive() -> Vec<u8> {
             image = image.symlink(&format!("/bin/{applet}"), "busybox");
         }
     }
-    image = image
+    image
         .file("/etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n".to_vec(), 0o644)
         .file("/etc/group", b"root:x:0:\nnobody:x:65534:\n".to_vec(), 0o644)
         .file("/var/www/index.html", b"hello from busybox httpd\n".to_vec(), 0o644)
         .env(["PATH=/bin"])
-        .cmd(["sh"]);
-    image.oci_archive()
+        .cmd(["sh"])
 }
 
-/// A `bramble` process in a lab node; killed when dropped.
-struct Proc {
+/// A process in a lab node (`bramble`, or what a test starts there); killed when dropped.
+pub struct NodeProcess {
     child: Child,
     log: PathBuf,
 }
 
-impl Drop for Proc {
+impl NodeProcess {
+    /// Everything the process wrote to stdout and stderr so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for NodeProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -62,8 +74,8 @@ impl Drop for Proc {
 pub struct PodCluster {
     // Dropped in order: processes, then the lab (which kills what is left in
     // its namespaces: containerd, shims, containers), then the files.
-    server: Option<Proc>,
-    agent: Option<Proc>,
+    server: Option<NodeProcess>,
+    agent: Option<NodeProcess>,
     lab: Lab,
     scratch: tempfile::TempDir,
     pub kubeconfig: PathBuf,
@@ -79,12 +91,35 @@ impl Drop for PodCluster {
     }
 }
 
+/// What a [`PodCluster`] is started with beyond the defaults.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// The agent node's registries.yaml (`--private-registry`); none written when `None`.
+    pub agent_registries: Option<String>,
+    /// The agent's data directory (and so containerd's image store) on a tmpfs of this many MiB.
+    pub agent_tmpfs_mib: Option<u64>,
+    /// More flags for `bramble agent`.
+    pub agent_args: Vec<String>,
+}
+
 impl PodCluster {
     pub fn start() -> PodCluster {
+        PodCluster::start_with(Options::default())
+    }
+
+    pub fn start_with(options: Options) -> PodCluster {
         let lab = Lab::new(2);
         let scratch = tempfile::tempdir().expect("scratch directory");
         let root = scratch.path();
         let archive = busybox_archive();
+        if let Some(mib) = options.agent_tmpfs_mib {
+            let data = root.join("agent").join("data");
+            std::fs::create_dir_all(&data).expect("the agent's data dir");
+            crate::netlab::sh(
+                "mount",
+                &["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs", &data.to_string_lossy()],
+            );
+        }
         for node in ["server", "agent"] {
             let images = root.join(node).join("data").join("agent").join("images");
             std::fs::create_dir_all(&images).expect("images dir");
@@ -98,8 +133,10 @@ impl PodCluster {
         server_args.extend(["--write-kubeconfig".into(), kubeconfig.clone().into()]);
         server_args.extend(["--tls-san".into(), lab.ip(0).into()]);
         let server_log = root.join("server.log");
-        let server =
-            Proc { child: lab.spawn(0, env!("CARGO_BIN_EXE_bramble"), &server_args, &server_log), log: server_log };
+        let server = NodeProcess {
+            child: lab.spawn(0, env!("CARGO_BIN_EXE_bramble"), &server_args, &server_log),
+            log: server_log,
+        };
         let mut cluster = PodCluster {
             server: Some(server),
             agent: None,
@@ -130,6 +167,11 @@ impl PodCluster {
             token.trim().into(),
         ];
         agent_args.extend(node_flags(cluster.scratch.path(), "agent", AGENT, &cluster.lab.ip(1)));
+        if let Some(text) = &options.agent_registries {
+            std::fs::write(cluster.scratch.path().join("agent").join("registries.yaml"), text)
+                .expect("write the agent's registries.yaml");
+        }
+        agent_args.extend(options.agent_args.iter().map(OsString::from));
         cluster.agent_args = agent_args;
         cluster.start_agent();
         for node in [SERVER, AGENT] {
@@ -142,7 +184,26 @@ impl PodCluster {
     pub fn start_agent(&mut self) {
         let log = self.scratch.path().join("agent.log");
         let child = self.lab.spawn(1, env!("CARGO_BIN_EXE_bramble"), &self.agent_args, &log);
-        self.agent = Some(Proc { child, log });
+        self.agent = Some(NodeProcess { child, log });
+    }
+
+    /// The lab the nodes run in.
+    pub fn lab(&self) -> &Lab {
+        &self.lab
+    }
+
+    /// The cluster's scratch directory (node directories, logs), removed on drop.
+    pub fn scratch(&self) -> &Path {
+        self.scratch.path()
+    }
+
+    /// Starts `program args` in node `i`, its output in `<scratch>/<log_name>`;
+    /// the process is killed when the returned handle is dropped (and by the
+    /// lab's teardown at the latest).
+    pub fn spawn(&self, i: usize, program: &Path, args: &[OsString], log_name: &str) -> NodeProcess {
+        let log = self.scratch.path().join(log_name);
+        let child = self.lab.spawn(i, program, args, &log);
+        NodeProcess { child, log }
     }
 
     /// `kill -9` of the agent process only: containerd and the containers stay.
@@ -293,7 +354,7 @@ fn node_flags(root: &Path, dir: &str, name: &str, ip: &str) -> Vec<OsString> {
     ]
 }
 
-fn pod_manifest(name: &str, node: &str, containers: &str) -> String {
+pub fn pod_manifest(name: &str, node: &str, containers: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  nodeName: {node}\n  terminationGracePeriodSeconds: 2\n  containers:\n{containers}"
     )

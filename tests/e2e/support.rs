@@ -12,6 +12,20 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local address of a bound socket").port()
 }
 
+/// SIGKILLs every process whose command line mentions `path`: what a test's
+/// daemon started and left behind on purpose, a containerd above all.
+pub fn kill_processes_mentioning(path: &Path) {
+    let needle = path.as_os_str().as_encoded_bytes();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        if cmdline.windows(needle.len()).any(|w| w == needle) {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        }
+    }
+}
+
 /// Path of a program that the e2e suite needs from the machine, or a panic
 /// naming the package that provides it: a missing tool fails the test, it never
 /// skips it.

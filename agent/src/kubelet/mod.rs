@@ -7,6 +7,8 @@
 
 pub mod backoff;
 pub mod env;
+pub mod eviction;
+pub mod image_gc;
 pub mod pod_worker;
 pub mod probe;
 pub mod spec;
@@ -21,7 +23,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_cri::v1 as cri;
 use k8s_openapi::api::core::v1::{Event, EventSource, Node, ObjectReference, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::watcher;
@@ -30,6 +32,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::cri::CriError;
+use crate::eviction::{Pressure, Thresholds};
+use crate::kubelet_args::ImageGcPolicy;
 use crate::paths::AgentPaths;
 use pod_worker::{PodRuntime, Report};
 
@@ -44,6 +48,14 @@ pub struct KubeletConfig {
     pub pod_cidr: Option<String>,
     pub cluster_dns: Vec<String>,
     pub cluster_domain: String,
+    /// The node's data directory: its filesystem is the nodefs of the eviction signals.
+    pub data_dir: PathBuf,
+    pub thresholds: Thresholds,
+    pub image_gc: ImageGcPolicy,
+    /// Images never garbage-collected: the sandbox image and the air-gap imports.
+    pub pinned_images: Vec<String>,
+    /// Where the eviction manager tells the node's status what pressure it sees.
+    pub pressure: watch::Sender<Pressure>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,10 +103,29 @@ pub async fn run(client: kube::Client, config: KubeletConfig) -> Result<(), Kube
         node_hostname: node_hostname(),
         memory_capacity: memory_capacity(),
         reports: reports_tx,
+        active: Default::default(),
+        evictions: Default::default(),
     });
     let mut tasks: JoinSet<Option<String>> = JoinSet::new();
+    let node_name = config.node_name.clone();
     tasks.spawn(async move {
-        write_reports(client, reports_rx).await;
+        write_reports(client, &node_name, reports_rx).await;
+        None
+    });
+    let manager = eviction::EvictionManager {
+        rt: rt.clone(),
+        thresholds: config.thresholds.clone(),
+        data_dir: config.data_dir.clone(),
+        image_gc: image_gc::ImageGc::new(
+            cri.clone(),
+            config.image_gc,
+            config.paths.containerd_root(),
+            config.pinned_images.clone(),
+        ),
+        pressure: config.pressure.clone(),
+    };
+    tasks.spawn(async move {
+        manager.run().await;
         None
     });
     let result = watch_pods(rt, &config, &mut tasks).await;
@@ -233,7 +264,7 @@ async fn remove_orphans(rt: &PodRuntime, live: &HashSet<String>) {
 }
 
 /// Puts the workers' reports to the API, one at a time, in order.
-async fn write_reports(client: kube::Client, mut reports: mpsc::UnboundedReceiver<Report>) {
+async fn write_reports(client: kube::Client, node_name: &str, mut reports: mpsc::UnboundedReceiver<Report>) {
     while let Some(report) = reports.recv().await {
         match report {
             Report::Status { namespace, name, uid, status } => {
@@ -277,19 +308,21 @@ async fn write_reports(client: kube::Client, mut reports: mpsc::UnboundedReceive
                     reason: Some(reason),
                     message: Some(message),
                     type_: Some(if warning { "Warning" } else { "Normal" }.into()),
-                    source: Some(EventSource { component: Some("kubelet".into()), host: None }),
+                    // As the kubelet's legacy recorder writes them: no eventTime (with one,
+                    // validation asks for an action, as for events.k8s.io events).
+                    source: Some(EventSource { component: Some("kubelet".into()), host: Some(node_name.into()) }),
                     first_timestamp: Some(Time(now)),
                     last_timestamp: Some(Time(now)),
-                    event_time: Some(MicroTime(now)),
+                    event_time: None,
                     count: Some(1),
                     reporting_component: Some("kubelet".into()),
-                    reporting_instance: None,
+                    reporting_instance: Some(node_name.into()),
                     action: None,
                     related: None,
                     series: None,
                 };
                 if let Err(err) = api.create(&PostParams::default(), &event).await {
-                    tracing::debug!(pod = %name, error = %err, "recording an event");
+                    tracing::warn!(pod = %name, error = %err, "recording an event");
                 }
             }
         }

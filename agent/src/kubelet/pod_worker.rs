@@ -18,6 +18,7 @@ use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 
 use super::backoff::Backoff;
+use super::eviction::{ActivePod, Eviction};
 use super::probe::{ExecFn, ProbeKind, ProbeWorker};
 use super::spec::{self, CONTAINER_NAME_LABEL, POD_UID_LABEL, PullPolicy};
 use super::status::{self, ObservedContainer, ObservedPod, Waiting};
@@ -30,6 +31,8 @@ const SYNC_PERIOD: Duration = Duration::from_secs(1);
 /// How often volumes are refreshed (configMap, secret, projected contents).
 const VOLUME_REFRESH: Duration = Duration::from_secs(60);
 const DEFAULT_GRACE: Duration = Duration::from_secs(30);
+/// The grace period of an eviction (the kubelet's for hard thresholds).
+const EVICTION_GRACE: Duration = Duration::from_secs(1);
 
 /// What a pod worker asks the API writer to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +74,10 @@ pub struct PodRuntime {
     pub node_hostname: String,
     pub memory_capacity: u64,
     pub reports: mpsc::UnboundedSender<Report>,
+    /// Every worker's pod, as it last published it, by uid (for the eviction manager).
+    pub active: Mutex<HashMap<String, ActivePod>>,
+    /// Pods the eviction manager wants gone, by uid; their workers take them from here.
+    pub evictions: Mutex<HashMap<String, Eviction>>,
 }
 
 /// The probes' verdicts of one container instance.
@@ -140,6 +147,8 @@ pub struct PodWorker {
     /// runs nothing and leaves the written status alone.
     terminal_before: bool,
     probe_tasks: JoinSet<()>,
+    /// The eviction manager's verdict, once carried out.
+    evicted: Option<Eviction>,
 }
 
 fn meta(pod: &Pod) -> (String, String, String) {
@@ -172,7 +181,18 @@ fn ran_for(status: &cri::ContainerStatus) -> Duration {
 /// from the API without a graceful delete.
 pub async fn run(rt: Arc<PodRuntime>, mut pod_rx: watch::Receiver<Option<Pod>>) {
     let Some(pod) = pod_rx.borrow_and_update().clone() else { return };
-    let mut worker = PodWorker::new(rt, pod);
+    let mut worker = PodWorker::new(rt.clone(), pod);
+    let uid = worker.uid.clone();
+    drive(&mut worker, pod_rx).await;
+    if let Ok(mut active) = rt.active.lock() {
+        active.remove(&uid);
+    }
+    if let Ok(mut evictions) = rt.evictions.lock() {
+        evictions.remove(&uid);
+    }
+}
+
+async fn drive(worker: &mut PodWorker, mut pod_rx: watch::Receiver<Option<Pod>>) {
     loop {
         let current = pod_rx.borrow_and_update().clone();
         match current {
@@ -188,7 +208,14 @@ pub async fn run(rt: Arc<PodRuntime>, mut pod_rx: watch::Receiver<Option<Pod>>) 
                 return;
             }
         }
+        let eviction = worker.rt.evictions.lock().ok().and_then(|e| e.get(&worker.uid).cloned());
+        if let Some(eviction) = eviction
+            && worker.evicted.is_none()
+        {
+            worker.evict(eviction).await;
+        }
         worker.sync().await;
+        worker.publish();
         tokio::select! {
             changed = pod_rx.changed() => if changed.is_err() {
                 worker.terminate(Duration::from_secs(2)).await;
@@ -221,7 +248,33 @@ impl PodWorker {
             last_status: pod.status.clone(),
             pod,
             probe_tasks: JoinSet::new(),
+            evicted: None,
         }
+    }
+
+    /// Tells the eviction manager what this pod is now.
+    fn publish(&self) {
+        let active = ActivePod {
+            pod: self.pod.clone(),
+            sandbox_id: self.sandbox.as_ref().map(|s| s.id.clone()),
+            running: matches!(self.state, State::Running) && self.evicted.is_none(),
+        };
+        if let Ok(mut map) = self.rt.active.lock() {
+            map.insert(self.uid.clone(), active);
+        }
+    }
+
+    /// Kills the pod at once and leaves it Failed with reason Evicted; its
+    /// volumes are removed (that is what frees a full disk), its logs stay.
+    async fn evict(&mut self, eviction: Eviction) {
+        self.event("Evicted", eviction.message.clone(), true);
+        self.kill_all(EVICTION_GRACE).await;
+        self.finish().await;
+        if let Err(err) = volumes::cleanup(&self.pod_dir()) {
+            tracing::warn!(pod = %self.uid, error = %err, "removing an evicted pod's volumes");
+        }
+        self.volumes = None;
+        self.evicted = Some(eviction);
     }
 
     fn event(&self, reason: &str, message: String, warning: bool) {
@@ -602,7 +655,9 @@ impl PodWorker {
                 let t = if init { &mut self.init[index].1 } else { &mut self.containers[index].1 };
                 let delay = t.backoff.next_attempt();
                 t.not_before = Some(Instant::now() + delay);
-                self.event(&waiting.reason, waiting.message.clone(), true);
+                // The kubelet's event reasons: Failed for what went wrong, BackOff while it waits.
+                let reason = if waiting.reason.ends_with("BackOff") { "BackOff" } else { "Failed" };
+                self.event(reason, waiting.message.clone(), true);
                 let t = if init { &mut self.init[index].1 } else { &mut self.containers[index].1 };
                 t.waiting = Some(waiting);
             }
@@ -861,6 +916,7 @@ impl PodWorker {
         let spec = self.pod.spec.as_ref();
         let init_specs = spec.and_then(|s| s.init_containers.as_ref());
         ObservedPod {
+            evicted: self.evicted.clone(),
             sandbox_ready: self.sandbox.is_some() && matches!(self.state, State::Running),
             pod_ips: self.sandbox.as_ref().map(|s| s.pod_ips.clone()).unwrap_or_default(),
             host_ip: self.rt.node_ip.clone(),

@@ -11,6 +11,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
+use super::eviction::Eviction;
 use super::spec::qos_class;
 
 /// Why a container is not running, as set by the runtime (`ErrImagePull`, `CrashLoopBackOff`,
@@ -47,6 +48,8 @@ pub struct ObservedContainer {
 /// What the runtime knows of the pod.
 #[derive(Debug, Clone, Default)]
 pub struct ObservedPod {
+    /// The eviction manager evicted the pod: it is Failed, whatever its containers did.
+    pub evicted: Option<Eviction>,
     pub sandbox_ready: bool,
     pub pod_ips: Vec<String>,
     pub host_ip: String,
@@ -157,6 +160,9 @@ fn init_failed_for_good(pod: &Pod, c: &ObservedContainer) -> bool {
 
 /// The pod's phase, by the kubelet's rules.
 pub fn phase(pod: &Pod, observed: &ObservedPod) -> &'static str {
+    if observed.evicted.is_some() {
+        return "Failed";
+    }
     if observed.init.iter().any(|c| init_failed_for_good(pod, c)) {
         return "Failed";
     }
@@ -253,7 +259,7 @@ pub fn pod_status(pod: &Pod, observed: &ObservedPod, previous: Option<&PodStatus
     } else {
         ("ReadinessGatesNotReady", Some("the status of pod readiness gates is not \"True\"".into()))
     };
-    let conditions = vec![
+    let mut conditions = vec![
         condition("PodReadyToStartContainers", observed.sandbox_ready, None, None, previous),
         condition(
             "Initialized",
@@ -278,9 +284,18 @@ pub fn pod_status(pod: &Pod, observed: &ObservedPod, previous: Option<&PodStatus
         ),
         condition("PodScheduled", true, None, None, previous),
     ];
+    let evicted = observed.evicted.as_ref();
+    if let Some(eviction) = evicted.filter(|e| e.disruption) {
+        let mut target = condition("DisruptionTarget", true, None, None, previous);
+        target.reason = Some("TerminationByKubelet".into());
+        target.message = Some(eviction.message.clone());
+        conditions.insert(0, target);
+    }
     let pod_ips: Vec<PodIP> = observed.pod_ips.iter().map(|ip| PodIP { ip: ip.clone() }).collect();
     PodStatus {
         phase: Some(phase.into()),
+        reason: evicted.map(|_| "Evicted".into()),
+        message: evicted.map(|e| e.message.clone()),
         conditions: Some(conditions),
         host_ip: Some(observed.host_ip.clone()).filter(|ip| !ip.is_empty()),
         host_ips: Some(vec![HostIP { ip: observed.host_ip.clone() }]).filter(|_| !observed.host_ip.is_empty()),
@@ -321,6 +336,7 @@ mod tests {
 
     fn observed(c: ObservedContainer) -> ObservedPod {
         ObservedPod {
+            evicted: None,
             sandbox_ready: true,
             pod_ips: vec!["10.42.0.7".into()],
             host_ip: "192.168.1.10".into(),
@@ -411,5 +427,27 @@ mod tests {
         init.current = Some(cri_status(cri::ContainerState::ContainerExited, 1));
         o.init = vec![init];
         assert_eq!(phase(&pod("Never"), &o), "Failed");
+    }
+
+    #[test]
+    fn an_evicted_pod_is_failed_with_the_reason_and_a_disruption_target() {
+        let mut o = observed(container(Some(cri_status(cri::ContainerState::ContainerExited, 137))));
+        o.evicted =
+            Some(Eviction { message: "The node was low on resource: ephemeral-storage. ".into(), disruption: true });
+        let status = pod_status(&pod("Always"), &o, None);
+        assert_eq!(status.phase.as_deref(), Some("Failed"));
+        assert_eq!(status.reason.as_deref(), Some("Evicted"));
+        assert_eq!(status.message.as_deref(), Some("The node was low on resource: ephemeral-storage. "));
+        let conditions = status.conditions.unwrap();
+        let target = conditions.iter().find(|c| c.type_ == "DisruptionTarget").unwrap();
+        assert_eq!((target.status.as_str(), target.reason.as_deref()), ("True", Some("TerminationByKubelet")));
+        // Over its own limits: evicted, but no disruption condition.
+        o.evicted = Some(Eviction {
+            message: "Usage of EmptyDir volume \"x\" exceeds the limit \"1Mi\". ".into(),
+            disruption: false,
+        });
+        let status = pod_status(&pod("Always"), &o, None);
+        assert_eq!(status.reason.as_deref(), Some("Evicted"));
+        assert!(status.conditions.unwrap().iter().all(|c| c.type_ != "DisruptionTarget"));
     }
 }
