@@ -25,6 +25,7 @@ mod pods;
 mod preemption;
 mod registry;
 mod server_restart;
+mod sidecars;
 mod statefulsets;
 mod streaming;
 mod tls;

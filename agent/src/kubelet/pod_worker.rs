@@ -149,6 +149,8 @@ pub struct PodWorker {
     probe_tasks: JoinSet<()>,
     /// The eviction manager's verdict, once carried out.
     evicted: Option<Eviction>,
+    /// The init containers were all done once; they do not run again (sidecars restart).
+    initialized: bool,
 }
 
 fn meta(pod: &Pod) -> (String, String, String) {
@@ -249,6 +251,7 @@ impl PodWorker {
             pod,
             probe_tasks: JoinSet::new(),
             evicted: None,
+            initialized: false,
         }
     }
 
@@ -546,13 +549,37 @@ impl PodWorker {
         self.refresh_container_statuses().await;
         self.apply_liveness().await;
         let policy = restart_policy(&self.pod);
-        // Init containers, in order, each to completion.
+        if self.containers.iter().any(|(_, t)| t.current.is_some()) {
+            // Containers ran: the init containers were done (also after an agent restart).
+            self.initialized = true;
+        }
+        // Init containers, in order: each to completion, or for a sidecar
+        // (`restartPolicy: Always`), started; sidecars restart whenever they stop.
+        let mut gate_open = true;
         for i in 0..self.init.len() {
+            let sidecar = self.init_spec(i).is_some_and(|c| spec::is_sidecar(&c));
+            if sidecar {
+                let t = &self.init[i].1;
+                let started_before = t.current.is_some() || t.restarts > 0;
+                if !t.running() && (gate_open || started_before) {
+                    self.start_or_back_off(true, i).await;
+                }
+                let t = &self.init[i].1;
+                let started = t.running() && t.verdicts.lock().map(|v| v.started).unwrap_or(false);
+                if !started && !self.initialized {
+                    gate_open = false;
+                }
+                continue;
+            }
+            if self.initialized || !gate_open {
+                continue;
+            }
             let t = &self.init[i].1;
             if t.running()
                 || t.current.as_ref().is_some_and(|c| c.state == cri::ContainerState::ContainerCreated as i32)
             {
-                return;
+                gate_open = false;
+                continue;
             }
             match t.exited().map(|c| c.exit_code) {
                 Some(0) => continue,
@@ -562,10 +589,14 @@ impl PodWorker {
                 }
                 _ => {
                     self.start_or_back_off(true, i).await;
-                    return;
+                    gate_open = false;
                 }
             }
         }
+        if !gate_open {
+            return;
+        }
+        self.initialized = true;
         for i in 0..self.containers.len() {
             let t = &self.containers[i].1;
             if t.running() {
@@ -582,8 +613,16 @@ impl PodWorker {
         let observed = self.observed();
         let phase = status::phase(&self.pod, &observed);
         if phase == "Succeeded" || phase == "Failed" {
+            // The containers are done: the sidecars get their graceful stop too.
+            if self.init.iter().any(|(_, t)| t.running()) {
+                self.kill_all(grace_period(&self.pod)).await;
+            }
             self.finish().await;
         }
+    }
+
+    fn init_spec(&self, index: usize) -> Option<&Container> {
+        self.pod.spec.as_ref()?.init_containers.as_ref()?.get(index)
     }
 
     /// Kills containers whose liveness or startup probe failed; they restart per the policy.
@@ -903,6 +942,7 @@ impl PodWorker {
         let observe = |(name, t): &(String, Tracked), spec: Option<&Container>| {
             let (ready, started) = t.verdicts.lock().map(|v| (v.ready, v.started)).unwrap_or((false, false));
             ObservedContainer {
+                sidecar: spec.is_some_and(spec::is_sidecar),
                 name: name.clone(),
                 image: spec.and_then(|c| c.image.clone()).unwrap_or_default(),
                 current: t.current.clone(),
@@ -917,6 +957,7 @@ impl PodWorker {
         let init_specs = spec.and_then(|s| s.init_containers.as_ref());
         ObservedPod {
             evicted: self.evicted.clone(),
+            initialized: self.initialized,
             sandbox_ready: self.sandbox.is_some() && matches!(self.state, State::Running),
             pod_ips: self.sandbox.as_ref().map(|s| s.pod_ips.clone()).unwrap_or_default(),
             host_ip: self.rt.node_ip.clone(),
@@ -955,15 +996,26 @@ impl PodWorker {
         self.state = State::Finished;
     }
 
+    /// Stops every running container: the containers first, then the sidecars
+    /// (and any running init container), each group with what is left of `grace`.
     async fn kill_all(&mut self, grace: Duration) {
         self.probe_tasks.abort_all();
-        let running: Vec<(String, String)> = self
-            .init
-            .iter()
-            .chain(&self.containers)
-            .filter(|(_, t)| t.running())
-            .filter_map(|(n, t)| t.current.as_ref().map(|c| (n.clone(), c.id.clone())))
-            .collect();
+        let started = Instant::now();
+        let running = |list: &[(String, Tracked)]| -> Vec<(String, String)> {
+            list.iter()
+                .filter(|(_, t)| t.running())
+                .filter_map(|(n, t)| t.current.as_ref().map(|c| (n.clone(), c.id.clone())))
+                .collect()
+        };
+        let containers = running(&self.containers);
+        self.stop_group(containers, grace).await;
+        let init = running(&self.init);
+        self.stop_group(init, grace.saturating_sub(started.elapsed())).await;
+        self.refresh_container_statuses().await;
+    }
+
+    /// Runs the preStop hooks and stops the containers, side by side.
+    async fn stop_group(&mut self, running: Vec<(String, String)>, grace: Duration) {
         let mut stops = JoinSet::new();
         for (name, id) in running {
             let cri = self.rt.cri.clone();
@@ -988,7 +1040,6 @@ impl PodWorker {
                 tracing::warn!(pod = %self.uid, error = %err, "stopping a container");
             }
         }
-        self.refresh_container_statuses().await;
     }
 
     fn container_spec_by_name(&self, name: &str) -> Option<Container> {

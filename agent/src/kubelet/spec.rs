@@ -336,6 +336,11 @@ pub enum PullPolicy {
 
 /// The container's pull policy, defaulted as the API does: Always for `:latest` or no tag
 /// (and no digest), IfNotPresent otherwise.
+/// An init container that keeps running beside the containers (`restartPolicy: Always`).
+pub fn is_sidecar(container: &Container) -> bool {
+    container.restart_policy.as_deref() == Some("Always")
+}
+
 pub fn pull_policy(container: &Container) -> PullPolicy {
     match container.image_pull_policy.as_deref() {
         Some("Always") => PullPolicy::Always,

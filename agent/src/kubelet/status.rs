@@ -43,13 +43,20 @@ pub struct ObservedContainer {
     pub waiting: Option<Waiting>,
     pub ready: bool,
     pub started: bool,
+    /// An init container with `restartPolicy: Always` (a sidecar): it keeps running
+    /// beside the containers, and counts as done once started.
+    pub sidecar: bool,
 }
 
 /// What the runtime knows of the pod.
+///
+/// `initialized`: the init containers were all done once (a sidecar that
+/// restarts later does not make the pod Pending again).
 #[derive(Debug, Clone, Default)]
 pub struct ObservedPod {
     /// The eviction manager evicted the pod: it is Failed, whatever its containers did.
     pub evicted: Option<Eviction>,
+    pub initialized: bool,
     pub sandbox_ready: bool,
     pub pod_ips: Vec<String>,
     pub host_ip: String,
@@ -147,15 +154,28 @@ fn restart_policy(pod: &Pod) -> &str {
     pod.spec.as_ref().and_then(|s| s.restart_policy.as_deref()).unwrap_or("Always")
 }
 
-/// Whether an init container completed successfully.
+fn running(c: &ObservedContainer) -> bool {
+    c.current.as_ref().is_some_and(|s| is_state(s, cri::ContainerState::ContainerRunning))
+}
+
+/// Whether an init container is done: completed successfully, or for a
+/// sidecar, running and past its startup probe.
 fn init_succeeded(c: &ObservedContainer) -> bool {
+    if c.sidecar {
+        return running(c) && c.started;
+    }
     c.current.as_ref().is_some_and(|s| is_state(s, cri::ContainerState::ContainerExited) && s.exit_code == 0)
         && c.waiting.is_none()
 }
 
 fn init_failed_for_good(pod: &Pod, c: &ObservedContainer) -> bool {
-    restart_policy(pod) == "Never"
+    !c.sidecar
+        && restart_policy(pod) == "Never"
         && c.current.as_ref().is_some_and(|s| is_state(s, cri::ContainerState::ContainerExited) && s.exit_code != 0)
+}
+
+fn initialized(observed: &ObservedPod) -> bool {
+    observed.initialized || observed.init.iter().all(init_succeeded)
 }
 
 /// The pod's phase, by the kubelet's rules.
@@ -166,7 +186,7 @@ pub fn phase(pod: &Pod, observed: &ObservedPod) -> &'static str {
     if observed.init.iter().any(|c| init_failed_for_good(pod, c)) {
         return "Failed";
     }
-    if !observed.init.iter().all(init_succeeded) {
+    if !initialized(observed) {
         return "Pending";
     }
     let (mut running, mut waiting, mut stopped, mut succeeded) = (0, 0, 0, 0);
@@ -236,13 +256,20 @@ fn condition(
 /// keep their transition times, so an unchanged pod gives an equal status.
 pub fn pod_status(pod: &Pod, observed: &ObservedPod, previous: Option<&PodStatus>) -> PodStatus {
     let phase = phase(pod, observed);
-    let initialized = observed.init.iter().all(init_succeeded);
+    let initialized = initialized(observed);
     let init_statuses: Vec<ContainerStatus> =
         observed.init.iter().map(|c| container_status(c, "PodInitializing")).collect();
     let default_waiting = if initialized { "ContainerCreating" } else { "PodInitializing" };
     let statuses: Vec<ContainerStatus> =
         observed.containers.iter().map(|c| container_status(c, default_waiting)).collect();
-    let unready: Vec<&str> = statuses.iter().filter(|s| !s.ready).map(|s| s.name.as_str()).collect();
+    // Sidecars count towards readiness, as upstream's ContainersReady counts them.
+    let unready: Vec<&str> = observed
+        .init
+        .iter()
+        .filter(|c| c.sidecar && !(c.ready && running(c)))
+        .map(|c| c.name.as_str())
+        .chain(statuses.iter().filter(|s| !s.ready).map(|s| s.name.as_str()))
+        .collect();
     let incomplete: Vec<&str> = observed.init.iter().filter(|c| !init_succeeded(c)).map(|c| c.name.as_str()).collect();
     let finished = phase == "Succeeded" || phase == "Failed";
     let containers_ready = unready.is_empty() && !finished;
@@ -337,6 +364,7 @@ mod tests {
     fn observed(c: ObservedContainer) -> ObservedPod {
         ObservedPod {
             evicted: None,
+            initialized: false,
             sandbox_ready: true,
             pod_ips: vec!["10.42.0.7".into()],
             host_ip: "192.168.1.10".into(),
@@ -449,5 +477,42 @@ mod tests {
         let status = pod_status(&pod("Always"), &o, None);
         assert_eq!(status.reason.as_deref(), Some("Evicted"));
         assert!(status.conditions.unwrap().iter().all(|c| c.type_ != "DisruptionTarget"));
+    }
+
+    #[test]
+    fn sidecars_are_done_once_started_and_count_for_readiness() {
+        let mut o = observed(container(Some(cri_status(cri::ContainerState::ContainerRunning, 0))));
+        o.containers[0].ready = true;
+        o.containers[0].started = true;
+        let mut sidecar = container(Some(cri_status(cri::ContainerState::ContainerRunning, 0)));
+        sidecar.name = "proxy".into();
+        sidecar.sidecar = true;
+        sidecar.started = true;
+        o.init = vec![sidecar.clone()];
+        let status = pod_status(&pod("Always"), &o, None);
+        assert_eq!(status.phase.as_deref(), Some("Running"));
+        let by_type = |s: &PodStatus, t: &str| {
+            s.conditions.as_ref().unwrap().iter().find(|c| c.type_ == t).map(|c| c.status.clone()).unwrap()
+        };
+        assert_eq!(by_type(&status, "Initialized"), "True");
+        // Not ready: neither is the pod.
+        assert_eq!(by_type(&status, "Ready"), "False");
+        o.init[0].ready = true;
+        let status = pod_status(&pod("Always"), &o, None);
+        assert_eq!(by_type(&status, "Ready"), "True");
+        let init = &status.init_container_statuses.as_ref().unwrap()[0];
+        assert!(init.state.as_ref().unwrap().running.is_some() && init.ready && init.started == Some(true));
+        // A sidecar in back-off after the pod was initialized leaves the pod Running, not Pending.
+        o.init[0].current = Some(cri_status(cri::ContainerState::ContainerExited, 1));
+        o.initialized = true;
+        assert_eq!(phase(&pod("Never"), &o), "Running");
+        // Before it ever started, the pod waits.
+        o.initialized = false;
+        assert_eq!(phase(&pod("Always"), &o), "Pending");
+        // When the regular containers are done, the pod is, whatever the sidecar does.
+        o.initialized = true;
+        o.init[0].current = Some(cri_status(cri::ContainerState::ContainerRunning, 0));
+        o.containers[0].current = Some(cri_status(cri::ContainerState::ContainerExited, 0));
+        assert_eq!(phase(&pod("Never"), &o), "Succeeded");
     }
 }
