@@ -233,8 +233,13 @@ impl EvictionManager {
                 }
                 pending = None;
             }
+            // Usage is measured (directory walks, CRI stats) only where it decides
+            // something: pods with local-storage limits, or every pod while starved.
             let mut usage = HashMap::new();
             for p in &active {
+                if starved.is_empty() && !has_local_storage_limits(&p.pod) {
+                    continue;
+                }
                 let uid = p.pod.metadata.uid.clone().unwrap_or_default();
                 usage.insert(uid, self.pod_use(p).await);
             }
@@ -384,6 +389,19 @@ impl EvictionManager {
     }
 }
 
+/// Whether a pod has an emptyDir `sizeLimit` on disk or an `ephemeral-storage` limit.
+fn has_local_storage_limits(pod: &Pod) -> bool {
+    let Some(spec) = pod.spec.as_ref() else { return false };
+    let empty_dir_limit =
+        spec.volumes.iter().flatten().any(|v| {
+            v.empty_dir.as_ref().is_some_and(|e| e.size_limit.is_some() && e.medium.as_deref() != Some("Memory"))
+        });
+    empty_dir_limit
+        || spec.containers.iter().any(|c| {
+            c.resources.as_ref().and_then(|r| r.limits.as_ref()).is_some_and(|l| l.contains_key("ephemeral-storage"))
+        })
+}
+
 /// Static (mirror) and critical pods are not evicted.
 fn evictable(pod: &Pod) -> bool {
     let mirror = pod.metadata.annotations.as_ref().is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"));
@@ -473,6 +491,22 @@ mod tests {
             "The node was low on resource: ephemeral-storage. Threshold quantity: 3277Ki, available: 1Mi. \
              Container writer was using 60Mi, request is 1Mi, has larger consumption of ephemeral-storage. "
         );
+    }
+
+    #[test]
+    fn only_pods_with_limits_are_measured_when_the_node_is_fine() {
+        assert!(!has_local_storage_limits(&pod(json!({"containers": [{"name": "a"}]}))));
+        assert!(!has_local_storage_limits(&pod(json!({
+            "containers": [{"name": "a"}],
+            "volumes": [{"name": "ram", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}],
+        }))));
+        assert!(has_local_storage_limits(&pod(json!({
+            "containers": [{"name": "a"}],
+            "volumes": [{"name": "disk", "emptyDir": {"sizeLimit": "1Mi"}}],
+        }))));
+        assert!(has_local_storage_limits(&pod(json!({
+            "containers": [{"name": "a", "resources": {"limits": {"ephemeral-storage": "1Gi"}}}],
+        }))));
     }
 
     #[test]
