@@ -199,7 +199,7 @@ impl Crossed {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ThresholdError {
     #[error(
-        "{flag} {entry:?}: expected <signal>{op}<quantity or percentage>, signal one of memory.available, nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree, pid.available"
+        "--kubelet-arg {flag}: {entry:?} is not <signal>{op}<quantity or percentage>, the signal one of memory.available, nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree, pid.available"
     )]
     Entry { flag: &'static str, entry: String, op: char },
 }

@@ -47,7 +47,7 @@ pub enum KubeletArgError {
     Unknown { key: String },
     #[error("--kubelet-arg {key}={value}: {reason}")]
     Value { key: String, value: String, reason: String },
-    #[error("--kubelet-arg: {0}")]
+    #[error(transparent)]
     Threshold(#[from] ThresholdError),
 }
 
