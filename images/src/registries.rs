@@ -207,12 +207,25 @@ impl Registries {
                     write_tls(&mut text, tls, "");
                 }
             }
+            let mut hosts: Vec<String> = Vec::new();
             for endpoint in self.mirrors.get(host).map(|m| m.endpoints.as_slice()).unwrap_or_default() {
                 let Ok(url) = endpoint_url(endpoint) else { continue };
                 // k3s ignores mirror endpoints that are the default endpoint: it is tried last anyway.
                 if server.as_deref().is_some_and(|s| same_endpoint(s, &url)) {
                     continue;
                 }
+                hosts.push(url);
+            }
+            // containerd 1.6 refuses a hosts.toml without a `[host]` table
+            // ("invalid `host` tree") and falls back to its defaults, dropping
+            // the server's TLS settings: a registry without mirrors is its own
+            // one host, as k3s writes it.
+            if hosts.is_empty()
+                && let Some(server) = &server
+            {
+                hosts.push(server.clone());
+            }
+            for url in hosts {
                 let _ = writeln!(text, "\n[host.{}]", quote(&url));
                 let _ = writeln!(text, "  capabilities = [\"pull\", \"resolve\"]");
                 if let Some(tls) = self.tls_for(url_host(&url)) {
@@ -428,11 +441,19 @@ configs:
             files.keys().collect::<Vec<_>>(),
             ["_default", "docker.io", "mirror.example.com:5000", "registry.example.com", "secure.example.com"]
         );
-        // The mirror itself, pulled from directly, gets its TLS settings too.
+        // The mirror itself, pulled from directly, gets its TLS settings too:
+        // its server is also its one `[host]`, which containerd 1.6 requires.
         assert_eq!(
             files["mirror.example.com:5000"],
-            "server = \"https://mirror.example.com:5000\"\nca = \"/etc/ssl/mirror-ca.pem\"\n\
-             client = [[\"/etc/ssl/client.pem\", \"/etc/ssl/client.key\"]]\n"
+            r#"server = "https://mirror.example.com:5000"
+ca = "/etc/ssl/mirror-ca.pem"
+client = [["/etc/ssl/client.pem", "/etc/ssl/client.key"]]
+
+[host."https://mirror.example.com:5000"]
+  capabilities = ["pull", "resolve"]
+  ca = "/etc/ssl/mirror-ca.pem"
+  client = [["/etc/ssl/client.pem", "/etc/ssl/client.key"]]
+"#
         );
         assert_eq!(
             files["docker.io"],
@@ -456,18 +477,34 @@ configs:
   skip_verify = true
 "#
         );
-        assert_eq!(files["registry.example.com"], "server = \"https://registry.example.com\"\nskip_verify = true\n");
+        assert_eq!(
+            files["registry.example.com"],
+            r#"server = "https://registry.example.com"
+skip_verify = true
+
+[host."https://registry.example.com"]
+  capabilities = ["pull", "resolve"]
+  skip_verify = true
+"#
+        );
         assert_eq!(
             files["secure.example.com"],
-            "server = \"https://secure.example.com\"\nca = \"/etc/ssl/secure.pem\"\n"
+            r#"server = "https://secure.example.com"
+ca = "/etc/ssl/secure.pem"
+
+[host."https://secure.example.com"]
+  capabilities = ["pull", "resolve"]
+  ca = "/etc/ssl/secure.pem"
+"#
         );
-        // Every document is valid TOML with the fields containerd reads.
+        // Every document is valid TOML with the fields containerd reads, and
+        // has the `[host]` table without which containerd 1.6 ignores it.
         for (dir, text) in &files {
             let doc: toml::Table = text.parse().unwrap_or_else(|e| panic!("{dir}: {e}\n{text}"));
-            if let Some(hosts) = doc.get("host").and_then(|h| h.as_table()) {
-                for (url, host) in hosts {
-                    assert!(host.get("capabilities").is_some(), "{dir} {url}");
-                }
+            let hosts = doc.get("host").and_then(|h| h.as_table());
+            assert!(hosts.is_some_and(|h| !h.is_empty()), "{dir} has a [host] table:\n{text}");
+            for (url, host) in hosts.into_iter().flatten() {
+                assert!(host.get("capabilities").is_some(), "{dir} {url}");
             }
         }
     }

@@ -557,7 +557,7 @@ impl PodWorker {
         // (`restartPolicy: Always`), started; sidecars restart whenever they stop.
         let mut gate_open = true;
         for i in 0..self.init.len() {
-            let sidecar = self.init_spec(i).is_some_and(|c| spec::is_sidecar(&c));
+            let sidecar = self.init_spec(i).is_some_and(spec::is_sidecar);
             if sidecar {
                 let t = &self.init[i].1;
                 let started_before = t.current.is_some() || t.restarts > 0;
@@ -720,11 +720,16 @@ impl PodWorker {
             _ => {}
         }
         let configs = self.pull_secrets().await;
+        // As the kubelet: the pod's credentials for the image's registry, each
+        // in turn, and none other after them (containerd uses registries.yaml's
+        // only for a pull without any); one pull without when the pod has none.
         let mut auths: Vec<Option<cri::AuthConfig>> =
             spec::pull_auths(&image, &configs).into_iter().map(Some).collect();
-        auths.push(None);
+        if auths.is_empty() {
+            auths.push(None);
+        }
         let sandbox_config = self.sandbox.as_ref().map(|s| s.config.clone());
-        let mut last = String::new();
+        let mut errors: Vec<String> = Vec::new();
         for auth in auths {
             match self.rt.cri.pull_image(&image, auth, sandbox_config.clone()).await {
                 Ok(_) => {
@@ -732,10 +737,13 @@ impl PodWorker {
                     let img = self.rt.cri.image_status(&image).await.ok().flatten();
                     return img.map(found).ok_or_else(|| Waiting::new("ErrImagePull", "image vanished after its pull"));
                 }
-                Err(err) => last = err.message(),
+                Err(err) if !errors.contains(&err.message()) => errors.push(err.message()),
+                Err(_) => {}
             }
         }
-        Err(Waiting::new("ErrImagePull", format!("failed to pull image \"{image}\": {last}")))
+        // The distinct errors, as the kubelet's aggregate error prints them.
+        let why = if errors.len() == 1 { errors.remove(0) } else { format!("[{}]", errors.join(", ")) };
+        Err(Waiting::new("ErrImagePull", format!("failed to pull image \"{image}\": {why}")))
     }
 
     async fn pull_secrets(&self) -> Vec<Vec<u8>> {
@@ -768,7 +776,12 @@ impl PodWorker {
                 return Err(if retried && w.reason == "ErrImagePull" {
                     Waiting::new(
                         "ImagePullBackOff",
-                        format!("Back-off pulling image \"{}\"", container.image.clone().unwrap_or_default()),
+                        // As kubelet 1.32+: the back-off names the error it waits out.
+                        format!(
+                            "Back-off pulling image \"{}\": ErrImagePull: {}",
+                            container.image.clone().unwrap_or_default(),
+                            w.message
+                        ),
                     )
                 } else {
                     w

@@ -379,6 +379,12 @@ fn normalise_registry(key: &str) -> String {
 
 /// The credentials for `image` in the pod's pull secrets (`.dockerconfigjson` or `.dockercfg`
 /// contents), in the secrets' order; the kubelet tries each until a pull succeeds.
+///
+/// `server_address` stays empty, as the kubelet leaves it: containerd sends the
+/// credentials only to a host equal to `server_address` parsed as a URL, so a
+/// bare `127.0.0.1:5000` fails the pull ("parse server address"), `docker.io`
+/// matches no host, and no mirror would ever get them. The secret's registry
+/// is matched to the image's here instead.
 pub fn pull_auths(image: &str, docker_configs: &[Vec<u8>]) -> Vec<cri::AuthConfig> {
     let registry = registry_of(image);
     let mut auths = Vec::new();
@@ -404,7 +410,7 @@ pub fn pull_auths(image: &str, docker_configs: &[Vec<u8>]) -> Vec<cri::AuthConfi
             auths.push(cri::AuthConfig {
                 username,
                 password,
-                server_address: registry.to_string(),
+                server_address: String::new(),
                 identity_token: text("identitytoken"),
                 registry_token: text("registrytoken"),
                 auth: String::new(),
@@ -751,6 +757,7 @@ mod tests {
         let local = pull_auths("127.0.0.1:5000/app:1", &raw);
         assert_eq!(local.len(), 1);
         assert_eq!((local[0].username.as_str(), local[0].password.as_str()), ("me", "secret"));
+        assert_eq!(local[0].server_address, "", "containerd would refuse a bare host:port");
         let hub = pull_auths("library/busybox", &raw);
         assert_eq!((hub[0].username.as_str(), hub[0].password.as_str()), ("hub", "pw"));
         assert!(pull_auths("quay.io/x/y", &raw).is_empty());
