@@ -7,10 +7,12 @@
 //! about itself (upstream's `system:discovery` and `system:basic-user`),
 //! and everything else is refused with upstream's 403 until RBAC exists.
 //! Service-account tokens (`tokens.rs`) authenticate as their service
-//! account, which is granted no more than any other user. Join tokens are
-//! the supervisor's (`supervisor.rs`).
+//! account, which is granted no more than any other user, except to read
+//! the OIDC discovery documents (upstream's
+//! `system:service-account-issuer-discovery`). Join tokens are the
+//! supervisor's (`supervisor.rs`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use crate::request::RequestInfo;
@@ -21,18 +23,25 @@ pub struct User {
     pub name: String,
     pub uid: String,
     pub groups: Vec<String>,
+    /// What else the authenticator knows (a service account token's pod, node and id).
+    pub extra: BTreeMap<String, Vec<String>>,
 }
 
 impl User {
     pub fn anonymous() -> User {
-        User { name: "system:anonymous".into(), uid: String::new(), groups: vec!["system:unauthenticated".into()] }
+        User {
+            name: "system:anonymous".into(),
+            uid: String::new(),
+            groups: vec!["system:unauthenticated".into()],
+            extra: BTreeMap::new(),
+        }
     }
 
     fn authenticated(name: String, uid: String, mut groups: Vec<String>) -> User {
         if !groups.iter().any(|g| g == "system:authenticated") {
             groups.push("system:authenticated".into());
         }
-        User { name, uid, groups }
+        User { name, uid, groups, extra: BTreeMap::new() }
     }
 
     pub fn is_anonymous(&self) -> bool {
@@ -186,11 +195,10 @@ pub fn authenticate(
 }
 
 /// Who sent a request, as [`authenticate`] says, and otherwise whether its
-/// bearer token is a service-account token of ours whose ServiceAccount
-/// (and bound Pod, Secret or Node) still exist with the uids it names:
-/// then `system:serviceaccount:<ns>:<name>` in `system:serviceaccounts` and
-/// `system:serviceaccounts:<ns>`. Anything else that is not in the token
-/// file is 401, never 500.
+/// bearer token is a service-account token of ours for the API server's
+/// audiences whose ServiceAccount (and bound Pod, Secret or Node) still
+/// exist with the uids it names: then [`service_account_user`]. Anything
+/// else that is not in the token file is 401, never 500.
 pub(crate) async fn authenticate_request(
     api: &crate::Api,
     peer_cert: Option<&[u8]>,
@@ -201,36 +209,46 @@ pub(crate) async fn authenticate_request(
         return static_user;
     }
     let token = authorization.and_then(|v| v.strip_prefix("Bearer ")).map(str::trim).unwrap_or("");
-    service_account_user(api, token, crate::tokens::unix_now()).await.ok_or(ApiError::Unauthorized)
-}
-
-/// The service account a bearer token speaks for at `now`, if it does.
-pub(crate) async fn service_account_user(api: &crate::Api, token: &str, now: i64) -> Option<User> {
-    // A JWT has three dot-separated parts; anything else is not worth a signature check.
-    if token.split('.').count() != 3 {
-        return None;
-    }
-    let claims = match api.service_account_tokens.verify(token, now) {
-        Ok(claims) => claims,
+    match service_account_user(api, token, crate::tokens::unix_now(), &[]).await {
+        Ok((user, _)) => Ok(user),
         Err(e) => {
             tracing::debug!("bearer token refused: {e}");
-            return None;
+            Err(ApiError::Unauthorized)
         }
-    };
-    if let Err(e) = crate::tokens::still_bound(api, &claims).await {
-        tracing::debug!(sub = %claims.sub, "service-account token refused: {e}");
-        return None;
     }
+}
+
+/// The service account a bearer token speaks for at `now`, for one of
+/// `audiences` (empty: the API server's own), with the audiences it was
+/// accepted for: `system:serviceaccount:<ns>:<name>` in
+/// `system:serviceaccounts` and `system:serviceaccounts:<ns>`, with
+/// upstream's `extra` (bound pod, node, credential id).
+pub(crate) async fn service_account_user(
+    api: &crate::Api,
+    token: &str,
+    now: i64,
+    audiences: &[String],
+) -> Result<(User, Vec<String>), crate::tokens::TokenRejected> {
+    let verified = api.service_account_tokens.verify(token, now, audiences)?;
+    let claims = &verified.claims;
+    crate::tokens::still_bound(api, claims, now).await?;
     let ns = &claims.kubernetes.namespace;
-    Some(User::authenticated(
+    let mut user = User::authenticated(
         claims.sub.clone(),
         claims.kubernetes.serviceaccount.uid.clone(),
         vec!["system:serviceaccounts".into(), format!("system:serviceaccounts:{ns}")],
-    ))
+    );
+    user.extra = claims.user_extra();
+    Ok((user, verified.audiences))
 }
 
 /// Paths anyone may read, as upstream's `system:public-info-viewer` role allows.
 const PUBLIC_PATHS: &[&str] = &["/healthz", "/livez", "/readyz", "/version", "/version/"];
+
+/// The OIDC discovery documents, which upstream's
+/// `system:service-account-issuer-discovery` role lets every service account read.
+const ISSUER_DISCOVERY_PATHS: &[&str] =
+    &["/.well-known/openid-configuration", "/.well-known/openid-configuration/", "/openid/v1/jwks", "/openid/v1/jwks/"];
 
 pub fn authorize(user: &User, info: &RequestInfo) -> Result<(), ApiError> {
     if user.groups.iter().any(|g| g == "system:masters") {
@@ -254,6 +272,13 @@ pub fn authorize(user: &User, info: &RequestInfo) -> Result<(), ApiError> {
         && user.groups.iter().any(|g| g == "system:authenticated")
         && *verb == "get"
         && is_discovery(path)
+    {
+        return Ok(());
+    }
+    if let RequestInfo::NonResource { path, verb } = info
+        && user.groups.iter().any(|g| g == "system:serviceaccounts")
+        && *verb == "get"
+        && ISSUER_DISCOVERY_PATHS.contains(&path.as_str())
     {
         return Ok(());
     }
@@ -435,6 +460,41 @@ mod tests {
             assert_eq!(authorize(&node, &info(method.clone(), path)).is_ok(), *allowed, "{method} {path}");
         }
         assert!(authorize(&pretender, &info(M::GET, "/api/v1/nodes")).is_err());
+    }
+
+    #[test]
+    fn service_accounts_may_read_the_issuer_discovery_documents() {
+        let sa = User::authenticated(
+            "system:serviceaccount:default:default".into(),
+            "sa-uid".into(),
+            vec!["system:serviceaccounts".into(), "system:serviceaccounts:default".into()],
+        );
+        let bob = User::authenticated("bob".into(), String::new(), vec![]);
+        let admin = User::authenticated("system:admin".into(), String::new(), vec!["system:masters".into()]);
+        use http::Method as M;
+        let cases: &[(&User, M, &str, bool)] = &[
+            (&sa, M::GET, "/.well-known/openid-configuration", true),
+            (&sa, M::GET, "/.well-known/openid-configuration/", true),
+            (&sa, M::GET, "/openid/v1/jwks", true),
+            (&sa, M::GET, "/openid/v1/jwks/", true),
+            (&sa, M::POST, "/openid/v1/jwks", false),
+            (&sa, M::GET, "/openid/v1", false),
+            (&sa, M::GET, "/metrics", false),
+            // Discovery and self-review, as for every authenticated user; nothing else.
+            (&sa, M::GET, "/apis", true),
+            (&sa, M::POST, "/apis/authentication.k8s.io/v1/selfsubjectreviews", true),
+            (&sa, M::POST, "/apis/authentication.k8s.io/v1/tokenreviews", false),
+            (&sa, M::GET, "/api/v1/namespaces/default/pods", false),
+            (&sa, M::POST, "/api/v1/namespaces/default/serviceaccounts/default/token", false),
+            (&bob, M::GET, "/openid/v1/jwks", false),
+            (&bob, M::GET, "/.well-known/openid-configuration", false),
+            (&admin, M::GET, "/openid/v1/jwks", true),
+        ];
+        for (user, method, path, allowed) in cases {
+            assert_eq!(authorize(user, &info(method.clone(), path)).is_ok(), *allowed, "{} {method} {path}", user.name);
+        }
+        let anon = authorize(&User::anonymous(), &info(M::GET, "/openid/v1/jwks")).expect_err("anonymous");
+        assert_eq!(anon.to_string(), "forbidden: User \"system:anonymous\" cannot get path \"/openid/v1/jwks\"");
     }
 
     #[test]

@@ -44,7 +44,8 @@ pub enum Reply {
         warnings: Vec<String>,
         reply: Box<Reply>,
     },
-    /// A response made elsewhere: a kubelet's, relayed by `node_proxy` (logs, upgrades).
+    /// A response made whole, headers and all: a kubelet's, relayed by
+    /// `node_proxy` (logs, upgrades), or the cacheable OIDC documents.
     Proxied(Response<Body>),
 }
 
@@ -148,6 +149,13 @@ async fn non_resource(api: &Api, path: &str, accept: Option<&str>) -> Result<Rep
             Err(e) => Ok(text_reply(500, &format!("[-]etcd failed: {e}\nreadyz check failed"))),
         },
         ["version"] => Ok(json_reply(200, &version_document())),
+        [".well-known", "openid-configuration"] => Ok(issuer_discovery(
+            "application/json",
+            &api.service_account_tokens.openid_configuration(&api.server_address),
+        )),
+        ["openid", "v1", "jwks"] => {
+            Ok(issuer_discovery("application/jwk-set+json", &api.service_account_tokens.jwks()))
+        }
         ["openapi", "v2"] => Ok(openapi_v2(accept)),
         ["openapi", "v3"] => Ok(json_reply(200, &crate::openapi::index())),
         ["openapi", "v3", ..] => {
@@ -178,6 +186,20 @@ async fn non_resource(api: &Api, path: &str, accept: Option<&str>) -> Result<Rep
         }
         _ => Err(ApiError::NoSuchResource),
     }
+}
+
+/// An OIDC discovery document of the service-account issuer: public and
+/// cacheable for an hour, where every other answer is `no-cache, private`
+/// (upstream overrides its global header the same way).
+fn issuer_discovery(content_type: &'static str, doc: &Value) -> Reply {
+    let mut response = Response::new(Full::new(Bytes::from(doc.to_string())).boxed());
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let max_age = format!("public, max-age={}", crate::tokens::DISCOVERY_MAX_AGE_SECONDS);
+    if let Ok(value) = HeaderValue::from_str(&max_age) {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
+    Reply::Proxied(response)
 }
 
 /// `/openapi/v2`: kubectl 1.27 and 1.28 refuse to apply, create or explain
@@ -245,6 +267,7 @@ async fn serve_request(api: &Arc<Api>, peer_cert: Option<&[u8]>, req: Request<In
     let query = Query::parse(parts.uri.query());
     let info = RequestInfo::parse(&parts.method, parts.uri.path(), &query);
     auth::authorize(&user, &info)?;
+    crate::node_authorizer::check(api, &user, &info).await?;
     if let RequestInfo::Resource(req) = &info
         && crate::node_proxy::handles(req)
     {

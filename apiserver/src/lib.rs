@@ -18,6 +18,7 @@ pub mod http;
 pub mod kubeconfig;
 mod namespaces;
 mod negotiate;
+mod node_authorizer;
 mod node_proxy;
 mod openapi;
 mod patch_meta;

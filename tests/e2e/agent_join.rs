@@ -230,6 +230,33 @@ fn an_agent_joins_with_the_server_token() {
     assert!(!out.status.success(), "a node created a namespace");
     assert!(stderr.contains("Forbidden") && stderr.contains("system:node:worker-1"), "{stderr}");
 
+    // It reads a secret only once one of its pods refers to it, and changes only its own pods.
+    cluster.ok("1.33", &["create", "secret", "generic", "app-secret", "--from-literal=k=v"]);
+    cluster.ok("1.33", &["create", "secret", "generic", "unrelated", "--from-literal=k=v"]);
+    let refused = |out: std::process::Output| {
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!out.status.success() && stderr.contains("Forbidden"), "not refused: {stderr}");
+        stderr
+    };
+    let stderr = refused(as_node(&["get", "secret", "app-secret"]));
+    assert!(stderr.contains("no relationship found between node 'worker-1'"), "{stderr}");
+    let pod = |name: &str, node: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  nodeName: {node}\n  containers:\n  - name: c\n    image: 127.0.0.1:1/none:1\n    env:\n    - name: K\n      valueFrom: {{secretKeyRef: {{name: app-secret, key: k}}}}\n"
+        )
+    };
+    let manifests = scratch.path().join("pods.yaml");
+    std::fs::write(&manifests, format!("{}---\n{}", pod("mine", "worker-1"), pod("theirs", "worker-2")))
+        .expect("write pods");
+    cluster.ok("1.33", &["create", "-f", &manifests.to_string_lossy()]);
+    let out = as_node(&["get", "secret", "app-secret", "-o", "name"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    refused(as_node(&["get", "secret", "unrelated"]));
+    let stderr = refused(as_node(&["delete", "pod", "theirs", "--wait=false"]));
+    assert!(stderr.contains("can only modify pods bound to it"), "{stderr}");
+    let out = as_node(&["delete", "pod", "mine", "--wait=false"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
     // A restart reuses the stored certificates.
     let cert = std::fs::read(dir.join("agent").join("client-kubelet.crt")).expect("cert");
     drop(agent);

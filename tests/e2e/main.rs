@@ -25,6 +25,7 @@ mod pods;
 mod preemption;
 mod registry;
 mod server_restart;
+mod service_accounts;
 mod sidecars;
 mod statefulsets;
 mod streaming;

@@ -137,7 +137,7 @@ pub(crate) async fn handle(
         };
         return match (verb, req.subresource.as_deref()) {
             ("create", None) if review::answers(resource.kind) => {
-                review::create(&ctx, user, decode_body(content_type, &body)?)
+                review::create(&ctx, user, decode_body(content_type, &body)?).await
             }
             ("get" | "list", None) if resource.kind == "ComponentStatus" => {
                 review::component_statuses(&ctx, req.name.as_deref()).await

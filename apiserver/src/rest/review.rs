@@ -1,9 +1,10 @@
 //! The resources that answer a question instead of storing an object:
 //! access reviews (`kubectl auth can-i`), rules reviews, SelfSubjectReview
-//! (`kubectl auth whoami`), TokenReview, and ComponentStatus (`kubectl get
-//! cs`). Until RBAC exists the authorizer is the one in `auth.rs`:
-//! `system:masters` may do anything, everyone else nothing, and the reviews
-//! say exactly that.
+//! (`kubectl auth whoami`), TokenReview (the token file and service-account
+//! tokens, as the API's own bearer-token authentication sees them), and
+//! ComponentStatus (`kubectl get cs`). Until RBAC exists the authorizer is
+//! the one in `auth.rs`: `system:masters` may do anything, everyone else
+//! nothing, and the reviews say exactly that.
 
 use serde_json::{Value, json};
 
@@ -11,6 +12,7 @@ use super::Ctx;
 use crate::auth::User;
 use crate::http::Reply;
 use crate::status::ApiError;
+use crate::tokens::TokenRejected;
 
 const MASTERS: &str = "system:masters";
 
@@ -28,7 +30,7 @@ pub(crate) fn answers(kind: &str) -> bool {
 }
 
 /// POST of a review: the request with its `status` filled in, as 201.
-pub(crate) fn create(ctx: &Ctx<'_>, user: &User, mut body: Value) -> Result<Reply, ApiError> {
+pub(crate) async fn create(ctx: &Ctx<'_>, user: &User, mut body: Value) -> Result<Reply, ApiError> {
     let resource = ctx.resource;
     super::create::check_type(
         ctx,
@@ -68,13 +70,7 @@ pub(crate) fn create(ctx: &Ctx<'_>, user: &User, mut body: Value) -> Result<Repl
             }
         }
         "SelfSubjectReview" => json!({"userInfo": user_info(user)}),
-        "TokenReview" => {
-            let token = body.pointer("/spec/token").and_then(Value::as_str).unwrap_or("");
-            match ctx.api.tokens.user(token) {
-                Some(found) => json!({"authenticated": true, "user": user_info(found)}),
-                None => json!({"user": {}, "error": "invalid bearer token"}),
-            }
-        }
+        "TokenReview" => token_review(ctx.api, &body).await?,
         _ => return Err(ApiError::MethodNotSupported { gr: ctx.gr() }),
     };
     if let Some(map) = body.as_object_mut() {
@@ -96,7 +92,43 @@ fn user_info(user: &User) -> Value {
     if !user.uid.is_empty() {
         info["uid"] = json!(user.uid);
     }
+    if !user.extra.is_empty() {
+        info["extra"] = json!(user.extra);
+    }
     info
+}
+
+/// A TokenReview's status, as upstream's TokenReview REST answers: the
+/// token goes through the bearer-token authenticators for
+/// `spec.audiences` (none: the API server's own). The token file is not
+/// audience-aware and answers only when the request's audiences include
+/// the API server's (upstream's `WrapAudienceAgnosticToken`);
+/// service-account tokens answer for the audiences they share with the
+/// request. Either way `status.audiences` are the ones the token was
+/// accepted for.
+async fn token_review(api: &crate::Api, body: &Value) -> Result<Value, ApiError> {
+    let token = body.pointer("/spec/token").and_then(Value::as_str).unwrap_or("");
+    if token.is_empty() {
+        return Err(ApiError::BadRequest("token is required for TokenReview in authentication".into()));
+    }
+    let requested: Vec<String> = body
+        .pointer("/spec/audiences")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+        .unwrap_or_default();
+    let own = api.service_account_tokens.audiences();
+    let audiences = if requested.is_empty() { own.to_vec() } else { requested };
+    let reviewed = match api.tokens.user(token) {
+        Some(found) => {
+            let shared: Vec<String> = own.iter().filter(|a| audiences.contains(a)).cloned().collect();
+            if shared.is_empty() { Err(TokenRejected::NotOurs) } else { Ok((found.clone(), shared)) }
+        }
+        None => crate::auth::service_account_user(api, token, crate::tokens::unix_now(), &audiences).await,
+    };
+    Ok(match reviewed {
+        Ok((user, audiences)) => json!({"authenticated": true, "user": user_info(&user), "audiences": audiences}),
+        Err(e) => json!({"user": {}, "error": e.to_string()}),
+    })
 }
 
 /// `kubectl get componentstatuses`: the store answers or not, the

@@ -10,7 +10,8 @@
 //! meta/v1 at the release tag (v0.33.9), takes each struct field's
 //! `json:"name,omitempty"` and `protobuf:"wire,N,..."` tags and whether its
 //! Go type is a pointer, follows the types reachable from the kinds the
-//! catalogue serves (all but apiextensions') and DeleteOptions, and prints
+//! catalogue serves (all but apiextensions'), DeleteOptions and
+//! authentication/v1.TokenRequest (the `serviceaccounts/token` body), and prints
 //! the table. Only names and numbers are taken over. Tests check that every
 //! served kind has its type and that the table names the same fields as
 //! k8s-openapi's OpenAPI schemas.

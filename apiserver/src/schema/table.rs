@@ -322,6 +322,12 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
         f(1, "type", String, OMIT),
         f(2, "rollingUpdate", Message("apps/v1.RollingUpdateStatefulSetStrategy"), PTR | OMIT),
     ]),
+    ("authentication/v1.BoundObjectReference", &[
+        f(1, "kind", String, OMIT),
+        f(2, "apiVersion", String, OMIT),
+        f(3, "name", String, OMIT),
+        f(4, "uid", String, OMIT),
+    ]),
     ("authentication/v1.SelfSubjectReview", &[
         f(0, "apiVersion", String, OMIT),
         f(0, "kind", String, OMIT),
@@ -330,6 +336,22 @@ pub static MESSAGES: &[(&str, &[Field])] = &[
     ]),
     ("authentication/v1.SelfSubjectReviewStatus", &[
         f(1, "userInfo", Message("authentication/v1.UserInfo"), OMIT),
+    ]),
+    ("authentication/v1.TokenRequest", &[
+        f(0, "apiVersion", String, OMIT),
+        f(0, "kind", String, OMIT),
+        f(1, "metadata", Message("meta/v1.ObjectMeta"), OMIT),
+        f(2, "spec", Message("authentication/v1.TokenRequestSpec"), NONE),
+        f(3, "status", Message("authentication/v1.TokenRequestStatus"), OMIT),
+    ]),
+    ("authentication/v1.TokenRequestSpec", &[
+        f(1, "audiences", String, REP),
+        f(4, "expirationSeconds", Int, PTR),
+        f(3, "boundObjectRef", Message("authentication/v1.BoundObjectReference"), PTR),
+    ]),
+    ("authentication/v1.TokenRequestStatus", &[
+        f(1, "token", String, NONE),
+        f(2, "expirationTimestamp", Time, NONE),
     ]),
     ("authentication/v1.TokenReview", &[
         f(0, "apiVersion", String, OMIT),
