@@ -19,7 +19,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use serde_json::json;
 
 use crate::events::{Recorder, Type};
-use crate::informer::Informer;
+use crate::informer::{Change, Informer};
 
 /// How long a node may go without a heartbeat (`--node-monitor-grace-period`).
 pub const GRACE: Duration = Duration::from_secs(40);
@@ -41,8 +41,26 @@ pub async fn run(
     // When this process first saw each node's heartbeat change, as client-go judges leases: by local time.
     let mut seen: HashMap<String, (Option<Timestamp>, tokio::time::Instant)> = HashMap::new();
     let mut tick = tokio::time::interval(PERIOD);
+    let mut changes = nodes.subscribe();
     loop {
-        tick.tick().await;
+        // A node's own change (a kubelet reporting Ready, a pressure) is mirrored in its
+        // taints at once; the heartbeat check and evictions run on the tick.
+        tokio::select! {
+            _ = tick.tick() => {}
+            change = crate::informer::next(&mut changes) => {
+                if let Some(Change::Applied(node)) = change {
+                    let name = node.metadata.name.clone().unwrap_or_default();
+                    let silent = seen
+                        .get(&name)
+                        .is_some_and(|(_, at)| tokio::time::Instant::now().duration_since(*at) > GRACE);
+                    let api: Api<Node> = Api::all(client.clone());
+                    if let Err(e) = reconcile(&api, &node, silent, &events).await {
+                        tracing::debug!(node = %name, "node lifecycle: {e}");
+                    }
+                }
+                continue;
+            }
+        }
         let api: Api<Node> = Api::all(client.clone());
         for node in nodes.store.state() {
             let name = node.metadata.name.clone().unwrap_or_default();
